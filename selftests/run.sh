@@ -1,0 +1,224 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run.sh - runs the KSM selftests in the test machine, as root.
+#
+# Owns the order and the verdict of a selftest run: our tests first (the
+# defaults check while KSM is still fresh, the advice test with no engine,
+# the module cycles), then the rest with the engine loaded, then upstream's
+# ksm_tests in every mode run_vmtests.sh uses and ksm_functional_tests.
+# Each program is one top-level TAP result; everything a program prints is
+# shown, prefixed with "# ".  The last line is the summary
+# "N passed, N failed[, N skipped]"; the exit status is 0 only without
+# failures.
+#
+# Env:
+#   KSM_MODULE        path to ksm_mod.ko; empty for a kernel with built-in KSM
+#   KSM_TESTS_BIN     build output of selftests/Makefile (default: its O=)
+#   KSM_TESTS_FILTER  run only the tests whose name contains this string
+#   KSM_OUT           if set, results.tap is written there too
+#   KSM_TEST_TIMEOUT  seconds per upstream program (default 900)
+
+SELF_DIR=$(dirname "$(readlink -f "$0")")
+BIN=${KSM_TESTS_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/ksm_mod/selftests}
+MODULE=${KSM_MODULE:-}
+FILTER=${KSM_TESTS_FILTER:-}
+TIMEOUT=${KSM_TEST_TIMEOUT:-900}
+SYSFS=/sys/kernel/mm/ksm
+MODNAME=ksm_mod
+KSFT_SKIP=4
+
+n=0
+passed=0
+failed=0
+skipped=0
+results=()
+
+tap() {
+	results+=("$1")
+	echo "$1"
+}
+
+# Only the tests whose name contains KSM_TESTS_FILTER run.
+selected() {
+	[ -z "$FILTER" ] || [[ "$1" == *"$FILTER"* ]]
+}
+
+record() {	# record NAME pass|fail|skip [REASON]
+	n=$((n + 1))
+	case $2 in
+	pass)
+		passed=$((passed + 1))
+		tap "ok $n $1"
+		;;
+	skip)
+		skipped=$((skipped + 1))
+		tap "ok $n $1 # SKIP ${3:-skipped}"
+		;;
+	*)
+		failed=$((failed + 1))
+		tap "not ok $n $1${3:+ # $3}"
+		;;
+	esac
+}
+
+# run_test NAME COMMAND...: one top-level result from one program.
+run_test() {
+	local name=$1 out rc totals
+
+	shift
+	selected "$name" || return 0
+	out=$(mktemp)
+	echo "# ---- $name: $*"
+	timeout -k 10 "$TIMEOUT" "$@" 2>&1 | tee "$out" | sed -u 's/^/# /'
+	rc=${PIPESTATUS[0]}
+	totals=$(grep -E '^# Totals: ' "$out" | tail -n 1)
+	rm -f "$out"
+	if [ "$rc" -eq 0 ]; then
+		# A harness program whose tests all skipped exits 0 too.
+		if [[ "$totals" =~ pass:0\ .*skip:([1-9][0-9]*) ]]; then
+			record "$name" skip "all ${BASH_REMATCH[1]} tests skipped"
+		else
+			record "$name" pass
+		fi
+	elif [ "$rc" -eq "$KSFT_SKIP" ]; then
+		record "$name" skip "exit $KSFT_SKIP"
+	elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		record "$name" fail "timed out after ${TIMEOUT}s"
+	else
+		record "$name" fail "exit $rc"
+	fi
+}
+
+loaded() {
+	grep -qs "^$MODNAME " /proc/modules
+}
+
+load_module() {	# load_module RESULT-NAME
+	selected "$1" || { loaded || insmod "$MODULE"; return; }
+	if loaded; then
+		record "$1" pass
+		return 0
+	fi
+	echo "# insmod $MODULE"
+	if insmod "$MODULE" 2>&1 | sed 's/^/# /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+		record "$1" pass
+	else
+		record "$1" fail "insmod failed"
+		return 1
+	fi
+}
+
+unload_module() {	# unload_module RESULT-NAME
+	local ok=0
+
+	loaded || return 0
+	[ -w "$SYSFS/run" ] && echo 2 > "$SYSFS/run"
+	rmmod "$MODNAME" 2>&1 | sed 's/^/# /'
+	[ "${PIPESTATUS[0]}" -eq 0 ] || ok=1
+	selected "$1" || return $ok
+	if [ $ok -eq 0 ]; then
+		record "$1" pass
+	else
+		record "$1" fail "rmmod failed"
+	fi
+	return $ok
+}
+
+# Leftover merges from our tests would skew upstream's counters.
+ksm_clean() {
+	[ -w "$SYSFS/run" ] || return 0
+	echo 2 > "$SYSFS/run"
+	echo 0 > "$SYSFS/run"
+}
+
+echo "TAP version 13"
+echo "# kernel $(uname -r), module ${MODULE:-none (built-in engine expected)}"
+echo "# binaries in $BIN"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "# run.sh must run as root"
+	record "run.sh as root" fail
+fi
+if [ ! -x "$BIN/ksm_sysfs_abi" ]; then
+	echo "# $BIN has no ksm_sysfs_abi: build with make -C selftests O=$BIN"
+	record "test binaries present" fail
+fi
+if [ -n "$MODULE" ] && [ ! -f "$MODULE" ]; then
+	echo "# KSM_MODULE=$MODULE: no such file"
+	record "module file present" fail
+	MODULE=
+fi
+
+# 1. Defaults, while nothing has touched KSM: right after boot for the
+#    built-in engine, right after insmod for the module.
+fresh=1
+if [ -n "$MODULE" ]; then
+	if loaded; then
+		unload_module "unload module found loaded" || fresh=0
+	fi
+	load_module "load module" || fresh=0
+fi
+if [ $fresh -eq 1 ]; then
+	KSM_SYSFS_FRESH=1 run_test ksm_sysfs_defaults \
+		"$BIN/ksm_sysfs_abi" -t defaults
+else
+	selected ksm_sysfs_defaults &&
+		record ksm_sysfs_defaults skip "could not get a freshly loaded engine"
+fi
+
+# 2. Advice with no engine at all (patched kernel, module unloaded).
+if [ -n "$MODULE" ]; then
+	unload_module "unload module"
+	run_test ksm_advice_kept_no_engine "$BIN/ksm_advice_kept"
+fi
+
+# 3. Module load/unload cycles (skips itself without a module).
+KSM_TESTS_BIN=$BIN run_test ksm_module_cycle \
+	bash "$SELF_DIR/ksm_module_cycle.sh"
+
+# 4. The rest of ours, with the engine loaded.
+if [ -n "$MODULE" ]; then
+	load_module "load module again"
+fi
+run_test ksm_sysfs_abi "$BIN/ksm_sysfs_abi" -T defaults
+run_test ksm_sysfs_input "$BIN/ksm_sysfs_input"
+run_test ksm_advice_kept "$BIN/ksm_advice_kept"
+
+# 5. Upstream, in the modes of tools/testing/selftests/mm/run_vmtests.sh.
+#    ksm_functional_tests re-executes ./ksm_functional_tests: run in $BIN.
+run_upstream() {
+	local name=$1
+
+	shift
+	selected "$name" || return 0
+	ksm_clean
+	pushd "$BIN" > /dev/null || return
+	run_test "$name" "$@"
+	popd > /dev/null || return
+}
+
+run_upstream "ksm_tests -H -s 100" ./ksm_tests -H -s 100
+run_upstream "ksm_tests -P -s 100" ./ksm_tests -P -s 100
+run_upstream "ksm_tests -M -p 10" ./ksm_tests -M -p 10
+run_upstream "ksm_tests -U" ./ksm_tests -U
+run_upstream "ksm_tests -Z -p 10 -z 0" ./ksm_tests -Z -p 10 -z 0
+run_upstream "ksm_tests -Z -p 10 -z 1" ./ksm_tests -Z -p 10 -z 1
+run_upstream "ksm_tests -N -m 1" ./ksm_tests -N -m 1
+run_upstream "ksm_tests -N -m 0" ./ksm_tests -N -m 0
+run_upstream ksm_functional_tests ./ksm_functional_tests
+ksm_clean
+
+echo "1..$n"
+if [ -n "$KSM_OUT" ]; then
+	mkdir -p "$KSM_OUT"
+	{
+		echo "TAP version 13"
+		printf '%s\n' "${results[@]}"
+		echo "1..$n"
+	} > "$KSM_OUT/results.tap"
+fi
+summary="$passed passed, $failed failed"
+[ $skipped -gt 0 ] && summary="$summary, $skipped skipped"
+echo "$summary"
+[ $failed -eq 0 ]
