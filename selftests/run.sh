@@ -64,7 +64,7 @@ record() {	# record NAME pass|fail|skip [REASON]
 
 # run_test NAME COMMAND...: one top-level result from one program.
 run_test() {
-	local name=$1 out rc totals
+	local name=$1 out rc totals why
 
 	shift
 	selected "$name" || return 0
@@ -73,6 +73,8 @@ run_test() {
 	timeout -k 10 "$TIMEOUT" "$@" 2>&1 | tee "$out" | sed -u 's/^/# /'
 	rc=${PIPESTATUS[0]}
 	totals=$(grep -E '^# Totals: ' "$out" | tail -n 1)
+	why=$(grep -E '^(1\.\.0 |ok [0-9]+ .*)# SKIP' "$out" | tail -n 1 |
+	      sed 's/.*# SKIP *//')
 	rm -f "$out"
 	if [ "$rc" -eq 0 ]; then
 		# A harness program whose tests all skipped exits 0 too.
@@ -82,7 +84,7 @@ run_test() {
 			record "$name" pass
 		fi
 	elif [ "$rc" -eq "$KSFT_SKIP" ]; then
-		record "$name" skip "exit $KSFT_SKIP"
+		record "$name" skip "${why:-exit $KSFT_SKIP}"
 	elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 		record "$name" fail "timed out after ${TIMEOUT}s"
 	else
@@ -130,6 +132,49 @@ ksm_clean() {
 	[ -w "$SYSFS/run" ] || return 0
 	echo 2 > "$SYSFS/run"
 	echo 0 > "$SYSFS/run"
+}
+
+# Upstream programs do not all put the knobs back (ksm_functional_tests
+# leaves use_zero_pages=1): snapshot them and restore after each program.
+declare -A saved_knobs
+knobs_save() {
+	local f
+
+	saved_knobs=()
+	[ -d "$SYSFS" ] || return 0
+	for f in "$SYSFS"/*; do
+		[ -f "$f" ] && [ -w "$f" ] || continue
+		[ "$(stat -c %a "$f")" = 644 ] || continue
+		saved_knobs[${f##*/}]=$(cat "$f")
+	done
+}
+
+knob_set() {	# knob_set NAME VALUE: write if different, unmerge on EBUSY
+	local f=$SYSFS/$1
+
+	[ "$(cat "$f" 2>/dev/null)" = "$2" ] && return 0
+	echo "$2" > "$f" 2>/dev/null && return 0
+	echo 2 > "$SYSFS/run"
+	echo "$2" > "$f" || echo "# could not restore $1 to $2"
+}
+
+knobs_restore() {
+	local k adv
+
+	[ -d "$SYSFS" ] && [ ${#saved_knobs[@]} -gt 0 ] || return 0
+	# pages_to_scan only takes writes with the advisor off.
+	[ "$(cat "$SYSFS/advisor_mode")" = "[none] scan-time" ] ||
+		echo none > "$SYSFS/advisor_mode"
+	adv=${saved_knobs[advisor_mode]}
+	for k in "${!saved_knobs[@]}"; do
+		case $k in
+		run|advisor_mode) continue ;;
+		pages_to_scan) [ "$adv" = "[none] scan-time" ] || continue ;;
+		esac
+		knob_set "$k" "${saved_knobs[$k]}"
+	done
+	[ "$adv" = "[none] scan-time" ] || echo scan-time > "$SYSFS/advisor_mode"
+	knob_set run "${saved_knobs[run]}"
 }
 
 echo "TAP version 13"
@@ -196,7 +241,10 @@ run_upstream() {
 	pushd "$BIN" > /dev/null || return
 	run_test "$name" "$@"
 	popd > /dev/null || return
+	knobs_restore
 }
+
+knobs_save
 
 run_upstream "ksm_tests -H -s 100" ./ksm_tests -H -s 100
 run_upstream "ksm_tests -P -s 100" ./ksm_tests -P -s 100
