@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The engine's entry points, as registered with the built-in dispatcher:
+ * what madvise, prctl, mmap, fork, exec and exit ask of KSM, and the
+ * questions reclaim, migration, swap-in and memory failure put to it.
+ *
+ * Advice follows upstream: MADV_MERGEABLE on a compatible VMA sets
+ * VM_MERGEABLE and registers the mm; prctl(PR_SET_MEMORY_MERGE) sets
+ * MMF_VM_MERGE_ANY and marks every compatible VMA, present and future.
+ * This version of the engine does not merge yet, so no KSM page exists:
+ * the questions about KSM folios have nothing to answer.
+ */
+
+#include <linux/ksm.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched/coredump.h>
+
+#include "ksm_mod.h"
+
+static void ksm_mark_vma(struct vm_area_struct *vma)
+{
+	if (!(vma->vm_flags & VM_MERGEABLE) && ksm_vma_compatible(vma))
+		vm_flags_set(vma, VM_MERGEABLE);
+}
+
+static void ksm_mark_vmas(struct mm_struct *mm)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+
+	for_each_vma(vmi, vma)
+		ksm_mark_vma(vma);
+}
+
+static int ksm_unmark_vmas(struct mm_struct *mm)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+
+	for_each_vma(vmi, vma)
+		if (vma->vm_flags & VM_MERGEABLE)
+			vm_flags_clear(vma, VM_MERGEABLE);
+	return 0;
+}
+
+static int ksm_hook_madvise(struct vm_area_struct *vma, unsigned long start,
+			    unsigned long end, int advice,
+			    unsigned long *vm_flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	int err;
+
+	switch (advice) {
+	case MADV_MERGEABLE:
+		if ((vma->vm_flags & VM_MERGEABLE) || !ksm_vma_compatible(vma))
+			return 0;
+		if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
+			err = ksm_mm_enter(mm);
+			if (err)
+				return err;
+		}
+		*vm_flags |= VM_MERGEABLE;
+		break;
+	case MADV_UNMERGEABLE:
+		*vm_flags &= ~VM_MERGEABLE;
+		break;
+	}
+	return 0;
+}
+
+static void ksm_hook_add_vma(struct vm_area_struct *vma)
+{
+	struct mm_struct *mm = vma->vm_mm;
+
+	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+		return;
+	ksm_mark_vma(vma);
+	/* ksmd drops the registration of an mm it found without advice. */
+	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
+		ksm_mm_enter(mm);
+}
+
+static int ksm_hook_enable_merge_any(struct mm_struct *mm)
+{
+	int err;
+
+	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+		return 0;
+	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
+		err = ksm_mm_enter(mm);
+		if (err)
+			return err;
+	}
+	set_bit(MMF_VM_MERGE_ANY, &mm->flags);
+	ksm_mark_vmas(mm);
+	return 0;
+}
+
+static int ksm_hook_disable_merge_any(struct mm_struct *mm)
+{
+	int err;
+
+	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+		return 0;
+	err = ksm_unmark_vmas(mm);
+	if (err) {
+		ksm_mark_vmas(mm);
+		return err;
+	}
+	clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
+	return 0;
+}
+
+static int ksm_hook_disable(struct mm_struct *mm)
+{
+	mmap_assert_write_locked(mm);
+
+	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
+		return 0;
+	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+		return ksm_hook_disable_merge_any(mm);
+	return ksm_unmark_vmas(mm);
+}
+
+static bool ksm_hook_keep_swapin_folio(struct folio *folio)
+{
+	return false;
+}
+
+static void ksm_hook_rmap_walk(struct folio *folio,
+			       struct rmap_walk_control *rwc)
+{
+}
+
+static void ksm_hook_migrate(struct folio *newfolio, struct folio *folio)
+{
+}
+
+static void ksm_hook_collect_procs(struct folio *folio, struct page *page,
+				   struct list_head *to_kill, int force_early)
+{
+}
+
+const struct ksm_ops ksm_mod_ops = {
+	.madvise		= ksm_hook_madvise,
+	.add_vma		= ksm_hook_add_vma,
+	.enable_merge_any	= ksm_hook_enable_merge_any,
+	.disable_merge_any	= ksm_hook_disable_merge_any,
+	.disable		= ksm_hook_disable,
+	.enter			= ksm_mm_enter,
+	.exit			= ksm_mm_exit,
+	.keep_swapin_folio	= ksm_hook_keep_swapin_folio,
+	.rmap_walk		= ksm_hook_rmap_walk,
+	.migrate		= ksm_hook_migrate,
+	.collect_procs		= ksm_hook_collect_procs,
+	.process_profit		= ksm_mm_profit,
+};

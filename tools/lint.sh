@@ -1,0 +1,63 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# tools/lint.sh - the static checks of `make check`: checkpatch --strict
+# (from the kernel source tree) on the module, the selftests and the kernel
+# patches, and a from-scratch module build with W=1 and sparse (C=2) that
+# must print no warning.
+#
+# Usage: tools/lint.sh [FLAVOUR]   (kernel to build against; default debug)
+# Prints one line per check, "lint: N passed, N failed" last; exits non-zero
+# if any check failed.
+
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/ksm_mod
+flavour=${1:-debug}
+passed=0
+failed=0
+
+result() {
+	if [ "$1" -eq 0 ]; then
+		passed=$((passed + 1)); echo "ok - $2"
+	else
+		failed=$((failed + 1)); echo "not ok - $2"
+	fi
+}
+
+src=$("$REPO/tools/kernel.sh" pristine | tail -n 1) || exit 1
+checkpatch=(perl "$src/scripts/checkpatch.pl" --strict --no-tree --quiet
+	    --show-types --summary-file)
+
+cd "$REPO" || exit 1
+mapfile -t module_files < <(git ls-files '*.c' '*.h' | grep -v '^selftests/')
+mapfile -t test_files < <(git ls-files 'selftests/*.c' 'selftests/*.h')
+
+"${checkpatch[@]}" --file "${module_files[@]}"
+result $? "checkpatch --strict: module sources"
+
+# The harness's TEST()/FIXTURE() macros look like function definitions
+# without a type to checkpatch; that is the only thing tolerated here.
+"${checkpatch[@]}" --ignore SPACING,OPEN_BRACE --file "${test_files[@]}"
+result $? "checkpatch --strict: selftests"
+
+# A new file under mm/ is covered by MAINTAINERS' "F: mm/" entry.
+"${checkpatch[@]}" --ignore FILE_PATH_CHANGES kernel/patches/*.patch
+result $? "checkpatch --strict: kernel/patches"
+
+out=$CACHE/module/lint-$flavour
+rm -rf "$out"
+log=$(mktemp)
+KSM_MODULE_OUT=$out "$REPO/tools/module.sh" build "$flavour" W=1 C=2 \
+	>/dev/null 2>"$log"
+rc=$?
+if [ $rc -eq 0 ] && grep -E 'warning:|error:' "$log"; then
+	rc=1
+fi
+[ $rc -eq 0 ] || tail -n 40 "$log"
+rm -f "$log"
+result $rc "module build with W=1 and sparse C=2: no warnings"
+
+echo "lint: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
