@@ -13,6 +13,7 @@
 #include <linux/ksm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/oom.h>
 
 #define CREATE_TRACE_POINTS
 #include <trace/events/ksm.h>
@@ -44,23 +45,39 @@ DEFINE_MUTEX(ksm_thread_mutex);
  * ksm_set_run - the write side of /sys/kernel/mm/ksm/run
  * @run: KSM_RUN_STOP, KSM_RUN_MERGE or KSM_RUN_UNMERGE
  *
- * Returns 0 or the error that stopped the unmerge.
+ * Returns 0 or the error that stopped the unmerge (which leaves run 0).
  */
 int ksm_set_run(unsigned int run)
 {
+	int err = 0;
+
 	mutex_lock(&ksm_thread_mutex);
-	WRITE_ONCE(ksm_run, run);
+	ksm_wait_while_offlining();
+	if (ksm_run != run) {
+		WRITE_ONCE(ksm_run, run);
+		if (run & KSM_RUN_UNMERGE) {
+			/* Unmerging allocates: be the OOM killer's choice. */
+			set_current_oom_origin();
+			err = ksm_unmerge_all();
+			clear_current_oom_origin();
+			if (err)
+				WRITE_ONCE(ksm_run, KSM_RUN_STOP);
+		}
+	}
 	mutex_unlock(&ksm_thread_mutex);
 
 	if (run & KSM_RUN_MERGE)
 		ksmd_wake();
-	return 0;
+	return err;
 }
 
-/* True while any KSM page exists: tree-wide knobs must not change then. */
-static bool ksm_has_stable_pages(void)
+/*
+ * Knobs that reshape the stable index can change only while there is no
+ * KSM page: stable nodes of unmapped pages are dropped first.
+ */
+static bool ksm_index_busy(void)
 {
-	return ksm_count.pages_shared || ksm_count.stable_node_chains;
+	return ksm_count.pages_shared || ksm_stable_remove_all();
 }
 
 int ksm_set_max_page_sharing(int value)
@@ -71,8 +88,9 @@ int ksm_set_max_page_sharing(int value)
 		return 0;
 
 	mutex_lock(&ksm_thread_mutex);
+	ksm_wait_while_offlining();
 	if (ksm_tun.max_page_sharing != value) {
-		if (ksm_has_stable_pages())
+		if (ksm_index_busy())
 			err = -EBUSY;
 		else
 			WRITE_ONCE(ksm_tun.max_page_sharing, value);
@@ -86,8 +104,9 @@ int ksm_set_merge_across_nodes(unsigned int value)
 	int err = 0;
 
 	mutex_lock(&ksm_thread_mutex);
+	ksm_wait_while_offlining();
 	if (ksm_tun.merge_across_nodes != value) {
-		if (ksm_has_stable_pages())
+		if (ksm_index_busy())
 			err = -EBUSY;
 		else
 			WRITE_ONCE(ksm_tun.merge_across_nodes, value);
@@ -96,38 +115,64 @@ int ksm_set_merge_across_nodes(unsigned int value)
 	return err;
 }
 
-/* Bytes saved by merging, system wide. */
+/* Bytes saved by merging, system wide, net of the rmap items' memory. */
 long ksm_general_profit(void)
 {
 	return (long)(READ_ONCE(ksm_count.pages_sharing) +
-		      atomic_long_read(&ksm_zero_pages)) * PAGE_SIZE;
+		      atomic_long_read(&ksm_zero_pages)) * PAGE_SIZE -
+	       (long)(READ_ONCE(ksm_count.rmap_items) * ksm_item_bytes());
 }
 
-/* Bytes saved by merging in one mm, as /proc/<pid>/ksm_stat shows. */
+/* The same for one mm, as /proc/<pid>/ksm_stat shows it. */
 long ksm_mm_profit(struct mm_struct *mm)
 {
 	return (long)(mm->ksm_merging_pages + mm_ksm_zero_pages(mm)) *
-	       PAGE_SIZE;
+	       PAGE_SIZE - (long)(mm->ksm_rmap_items * ksm_item_bytes());
+}
+
+/*
+ * While any stable node exists a folio's mapping may point into this
+ * module: keep it loaded.  Fails once the module is being unloaded.
+ */
+bool ksm_pin_module(void)
+{
+	return try_module_get(THIS_MODULE);
+}
+
+void ksm_unpin_module(void)
+{
+	module_put(THIS_MODULE);
 }
 
 static int __init ksm_mod_init(void)
 {
 	int err;
 
-	err = ksm_mm_init();
+	ksm_zero_checksum = ksm_page_checksum(ZERO_PAGE(0));
+
+	err = ksm_item_cache_init();
 	if (err)
 		return err;
+	err = ksm_stable_init();
+	if (err)
+		goto out_items;
+	err = ksm_mm_init();
+	if (err)
+		goto out_stable;
 	err = ksmd_start();
 	if (err)
 		goto out_mm;
 	err = ksm_sysfs_init();
 	if (err)
 		goto out_ksmd;
+	err = ksm_hotplug_init();
+	if (err)
+		goto out_sysfs;
 	err = ksm_register_ops(&ksm_mod_ops);
 	if (err) {
 		pr_err("cannot register with the KSM dispatcher: %d%s\n", err,
 		       err == -EBUSY ? " (another engine is loaded)" : "");
-		goto out_sysfs;
+		goto out_hotplug;
 	}
 	err = ksm_mm_adopt_all();
 	if (err)
@@ -136,21 +181,36 @@ static int __init ksm_mod_init(void)
 
 out_unregister:
 	ksm_unregister_ops(&ksm_mod_ops);
+out_hotplug:
+	ksm_hotplug_exit();
 out_sysfs:
 	ksm_sysfs_exit();
 out_ksmd:
 	ksmd_stop();
 out_mm:
 	ksm_mm_destroy();
+	ksm_unstable_destroy();
+out_stable:
+	ksm_stable_destroy();
+out_items:
+	ksm_item_cache_destroy();
 	return err;
 }
 
+/*
+ * Only reached with no stable node left (each pins the module), so no
+ * folio points into this module; what is left is bookkeeping.
+ */
 static void __exit ksm_mod_exit(void)
 {
 	ksm_unregister_ops(&ksm_mod_ops);
+	ksm_hotplug_exit();
 	ksm_sysfs_exit();
 	ksmd_stop();
 	ksm_mm_destroy();
+	ksm_unstable_destroy();
+	ksm_stable_destroy();
+	ksm_item_cache_destroy();
 }
 
 module_init(ksm_mod_init);

@@ -5,10 +5,11 @@
  * questions reclaim, migration, swap-in and memory failure put to it.
  *
  * Advice follows upstream: MADV_MERGEABLE on a compatible VMA sets
- * VM_MERGEABLE and registers the mm; prctl(PR_SET_MEMORY_MERGE) sets
- * MMF_VM_MERGE_ANY and marks every compatible VMA, present and future.
- * This version of the engine does not merge yet, so no KSM page exists:
- * the questions about KSM folios have nothing to answer.
+ * VM_MERGEABLE and registers the mm; MADV_UNMERGEABLE breaks the KSM
+ * pages of the range first; prctl(PR_SET_MEMORY_MERGE) sets
+ * MMF_VM_MERGE_ANY and marks every compatible VMA, present and future,
+ * and clearing it unmerges them all.  Hooks run with the mm's mmap_lock
+ * as the callers in mm hold it (for write, for the advice).
  */
 
 #include <linux/ksm.h>
@@ -33,14 +34,24 @@ static void ksm_mark_vmas(struct mm_struct *mm)
 		ksm_mark_vma(vma);
 }
 
+/* Break the KSM pages of every mergeable VMA and clear VM_MERGEABLE. */
 static int ksm_unmark_vmas(struct mm_struct *mm)
 {
 	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
+	int err;
 
-	for_each_vma(vmi, vma)
-		if (vma->vm_flags & VM_MERGEABLE)
-			vm_flags_clear(vma, VM_MERGEABLE);
+	for_each_vma(vmi, vma) {
+		if (!(vma->vm_flags & VM_MERGEABLE))
+			continue;
+		if (vma->anon_vma) {
+			err = ksm_unmerge_range(vma, vma->vm_start,
+						vma->vm_end, true);
+			if (err)
+				return err;
+		}
+		vm_flags_clear(vma, VM_MERGEABLE);
+	}
 	return 0;
 }
 
@@ -63,6 +74,13 @@ static int ksm_hook_madvise(struct vm_area_struct *vma, unsigned long start,
 		*vm_flags |= VM_MERGEABLE;
 		break;
 	case MADV_UNMERGEABLE:
+		if (!(*vm_flags & VM_MERGEABLE))
+			return 0;
+		if (vma->anon_vma) {
+			err = ksm_unmerge_range(vma, start, end, true);
+			if (err)
+				return err;
+		}
 		*vm_flags &= ~VM_MERGEABLE;
 		break;
 	}
@@ -123,25 +141,6 @@ static int ksm_hook_disable(struct mm_struct *mm)
 	return ksm_unmark_vmas(mm);
 }
 
-static bool ksm_hook_keep_swapin_folio(struct folio *folio)
-{
-	return false;
-}
-
-static void ksm_hook_rmap_walk(struct folio *folio,
-			       struct rmap_walk_control *rwc)
-{
-}
-
-static void ksm_hook_migrate(struct folio *newfolio, struct folio *folio)
-{
-}
-
-static void ksm_hook_collect_procs(struct folio *folio, struct page *page,
-				   struct list_head *to_kill, int force_early)
-{
-}
-
 const struct ksm_ops ksm_mod_ops = {
 	.madvise		= ksm_hook_madvise,
 	.add_vma		= ksm_hook_add_vma,
@@ -150,9 +149,9 @@ const struct ksm_ops ksm_mod_ops = {
 	.disable		= ksm_hook_disable,
 	.enter			= ksm_mm_enter,
 	.exit			= ksm_mm_exit,
-	.keep_swapin_folio	= ksm_hook_keep_swapin_folio,
-	.rmap_walk		= ksm_hook_rmap_walk,
-	.migrate		= ksm_hook_migrate,
-	.collect_procs		= ksm_hook_collect_procs,
+	.keep_swapin_folio	= ksm_keep_swapin_folio,
+	.rmap_walk		= ksm_rmap_walk,
+	.migrate		= ksm_migrate_folio,
+	.collect_procs		= ksm_collect_procs,
 	.process_profit		= ksm_mm_profit,
 };

@@ -4,13 +4,25 @@
  * run state, and the entry points each file offers the others.
  *
  * Lock order (outermost first):
- *   ksm_thread_mutex -> mmap_lock -> ksm_mm_lock
+ *   ksm_thread_mutex -> mmap_lock -> folio lock -> anon_vma lock
+ *                    -> page table lock -> ksm_mm_lock
+ *
+ * What protects what:
+ *  - ksm_thread_mutex: both indexes, every rmap item and stable node
+ *    field except those below, the scan cursor, the counters.
+ *  - the folio lock of a KSM page: the list of rmap items of its stable
+ *    node (rmap walks hold only that lock), and folio->mapping.
+ *  - ksm_mm_lock: the list and hash of mm slots, and which slot the
+ *    scan cursor is on (so exiting mms can tell whether ksmd is in them).
  */
 #ifndef _KSM_MOD_H
 #define _KSM_MOD_H
 
 #include <linux/ksm_engine.h>
+#include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/rmap.h>
 #include <linux/types.h>
 
 /* Bits of ksm_run, as user space sees them in /sys/kernel/mm/ksm/run. */
@@ -94,13 +106,248 @@ extern unsigned long ksm_run;
 /* Serialises ksmd's batches against run changes and tree-wide knobs. */
 extern struct mutex ksm_thread_mutex;
 
+/*
+ * Low bits of ksm_rmap_item.address (the page address is page aligned):
+ * the index an item is in and, for the unstable index, the low bits of the
+ * full-scan number it was inserted during.
+ */
+#define KSM_ITEM_SEQNR		0x0ffUL
+#define KSM_ITEM_UNSTABLE	0x100UL
+#define KSM_ITEM_STABLE		0x200UL
+
+struct ksm_stable_node;
+
+/**
+ * struct ksm_rmap_item - one page of a registered mm that ksmd looked at
+ * @next: the mm slot's list of items, sorted by address.
+ * @mm: the mm the page is mapped in.
+ * @address: the page's address, with KSM_ITEM_* flags in the low bits.
+ * @checksum: hash of the content when last scanned.
+ * @age: scans since the item was created (saturates), for smart scan.
+ * @skips_left: scans smart scan will still skip this page for.
+ * @nid: NUMA node of the index the item is filed under (when unstable).
+ * @hash_next: chain in the unstable index (when KSM_ITEM_UNSTABLE).
+ * @node: the stable node of the KSM page mapped here (when KSM_ITEM_STABLE).
+ * @link: entry in @node's list of mappings.
+ * @anon_vma: the VMA's anon_vma, referenced, for rmap walks (when stable).
+ *
+ * Owned by ksmd: all fields are under ksm_thread_mutex, and @link also
+ * under the KSM page's folio lock.
+ */
+struct ksm_rmap_item {
+	struct ksm_rmap_item *next;
+	struct mm_struct *mm;
+	unsigned long address;
+	u32 checksum;
+	u8 age;
+	u8 skips_left;
+	u16 nid;
+	union {
+		struct ksm_rmap_item *hash_next;
+		struct {
+			struct ksm_stable_node *node;
+			struct hlist_node link;
+			struct anon_vma *anon_vma;
+		};
+	};
+};
+
+static inline unsigned long ksm_item_addr(const struct ksm_rmap_item *item)
+{
+	return item->address & PAGE_MASK;
+}
+
+/* Where a stable node is filed. */
+enum ksm_node_place {
+	KSM_NODE_INDEXED,	/* in the stable index: a plain node or chain */
+	KSM_NODE_DUP,		/* in a chain's list of dups */
+	KSM_NODE_MIGRATED,	/* moved to another NUMA node, to be re-filed */
+};
+
+/**
+ * struct ksm_stable_node - a KSM page, or a chain of KSM pages alike
+ * @hash: entry in the stable index (KSM_NODE_INDEXED).
+ * @dup_link: entry in its chain's list of dups (KSM_NODE_DUP).
+ * @migrated: entry in the list of migrated nodes (KSM_NODE_MIGRATED).
+ * @items: the rmap items mapping this KSM page; for a chain, its dups.
+ * @kpfn: the KSM page's pfn (not for chains).
+ * @prune_time: jiffies when the chain's dups were last checked (chains).
+ * @checksum: hash of the (write-protected) content.
+ * @nr_items: number of @items, or KSM_NODE_CHAIN for a chain.
+ * @nid: NUMA node of the index the node is filed under.
+ * @place: which of @hash, @dup_link, @migrated is in use.
+ *
+ * A chain stands for max_page_sharing overflow: several KSM pages with the
+ * same content, each a "dup" with its own mappings.  All fields are under
+ * ksm_thread_mutex; @items of a KSM page also under its folio lock, and
+ * @kpfn is also written by migration with both folios locked and read
+ * locklessly through the folio->mapping keyhole.
+ */
+struct ksm_stable_node {
+	union {
+		struct hlist_node hash;
+		struct hlist_node dup_link;
+		struct list_head migrated;
+	};
+	struct hlist_head items;
+	union {
+		unsigned long kpfn;
+		unsigned long prune_time;
+	};
+	u32 checksum;
+	int nr_items;
+	u16 nid;
+	u8 place;
+};
+
+#define KSM_NODE_CHAIN	(-1024)
+
+static inline bool ksm_node_is_chain(const struct ksm_stable_node *node)
+{
+	return node->nr_items == KSM_NODE_CHAIN;
+}
+
+/**
+ * struct ksm_mm_slot - an mm the engine tracks
+ * @hash: link in the slot hash, keyed by @mm.
+ * @link: link in the slot list, in scan order.
+ * @mm: the tracked mm, grabbed for the slot's lifetime.
+ * @items: the mm's rmap items, sorted by address (under ksm_thread_mutex).
+ */
+struct ksm_mm_slot {
+	struct hlist_node hash;
+	struct list_head link;
+	struct mm_struct *mm;
+	struct ksm_rmap_item *items;
+};
+
+/**
+ * struct ksm_scan_cursor - where ksmd is
+ * @slot: the mm slot being scanned; the list head between full scans.
+ * @address: the next address to look at in @slot's mm.
+ * @link: where in @slot's item list the next item goes.
+ * @seqnr: number of full scans completed since the last unmerge.
+ */
+struct ksm_scan_cursor {
+	struct ksm_mm_slot *slot;
+	unsigned long address;
+	struct ksm_rmap_item **link;
+	unsigned long seqnr;
+};
+
+extern struct ksm_scan_cursor ksm_scan;
+
+/* An mm whose last user is gone: its pages are about to be unmapped. */
+static inline bool ksm_mm_exiting(struct mm_struct *mm)
+{
+	return atomic_read(&mm->mm_users) == 0;
+}
+
+/* The index (0 when merging across nodes) a page at @pfn belongs to. */
+static inline int ksm_pfn_nid(unsigned long pfn)
+{
+	return READ_ONCE(ksm_tun.merge_across_nodes) ? 0 : pfn_to_nid(pfn);
+}
+
 /* mm_slot.c: the registry of mms that asked for merging. */
 int ksm_mm_enter(struct mm_struct *mm);
 void ksm_mm_exit(struct mm_struct *mm);
 bool ksm_mm_list_empty(void);
 int ksm_mm_adopt_all(void);
+struct ksm_mm_slot *ksm_mm_first(void);
+struct ksm_mm_slot *ksm_mm_next(struct ksm_mm_slot *slot);
+bool ksm_mm_is_head(struct ksm_mm_slot *slot);
+void ksm_mm_unlist(struct ksm_mm_slot *slot);
+void ksm_mm_rewind(void);
+void ksm_mm_release(struct ksm_mm_slot *slot);
 int ksm_mm_init(void);
 void ksm_mm_destroy(void);
+
+/* rmap_item.c: per-mm lists of rmap items. */
+struct ksm_rmap_item *ksm_item_get(struct ksm_mm_slot *slot,
+				   struct ksm_rmap_item **link,
+				   unsigned long addr);
+void ksm_item_unlink(struct ksm_rmap_item *item);
+void ksm_items_drop_from(struct ksm_rmap_item **link);
+int ksm_item_cache_init(void);
+void ksm_item_cache_destroy(void);
+size_t ksm_item_bytes(void);
+
+/* unstable_tree.c: pages unchanged for a scan, by content hash. */
+int ksm_unstable_reset(void);
+struct ksm_rmap_item *ksm_unstable_find_or_add(struct ksm_rmap_item *item,
+					       struct page *page, int nid,
+					       struct page **match);
+void ksm_unstable_remove(struct ksm_rmap_item *item);
+void ksm_unstable_destroy(void);
+
+/* stable_tree.c: KSM pages, by content hash. */
+enum ksm_get_folio_mode {
+	KSM_GET_NOLOCK,
+	KSM_GET_LOCK,
+	KSM_GET_TRYLOCK,
+};
+
+struct folio *ksm_node_get_folio(struct ksm_stable_node *node,
+				 enum ksm_get_folio_mode mode);
+struct page *ksm_stable_find(struct page *page, u32 checksum);
+struct ksm_stable_node *ksm_stable_insert(struct folio *kfolio);
+void ksm_stable_add_item(struct ksm_rmap_item *item,
+			 struct ksm_stable_node *node, bool over_limit_ok);
+void ksm_stable_remove_item(struct ksm_rmap_item *item);
+bool ksm_node_has_room(const struct ksm_stable_node *node);
+void ksm_stable_check_placement(struct ksm_stable_node *node);
+void ksm_stable_prune_migrated(void);
+int ksm_stable_remove_all(void);
+void ksm_stable_remove_range(unsigned long start_pfn, unsigned long end_pfn);
+bool ksm_stable_empty(void);
+int ksm_stable_init(void);
+void ksm_stable_destroy(void);
+
+static inline struct ksm_stable_node *ksm_folio_node(struct folio *folio)
+{
+	if (!folio_test_ksm(folio))
+		return NULL;
+	return (void *)((unsigned long)folio->mapping & ~PAGE_MAPPING_FLAGS);
+}
+
+static inline void ksm_folio_set_node(struct folio *folio,
+				      struct ksm_stable_node *node)
+{
+	folio->mapping = (void *)((unsigned long)node | PAGE_MAPPING_KSM);
+}
+
+/* merge.c: changing page tables. */
+int ksm_merge_one_page(struct vm_area_struct *vma, struct page *page,
+		       struct page *kpage);
+int ksm_break_page(struct vm_area_struct *vma, unsigned long addr,
+		   bool lock_vma);
+int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end, bool lock_vma);
+struct vm_area_struct *ksm_find_vma(struct mm_struct *mm, unsigned long addr);
+u32 ksm_page_checksum(struct page *page);
+extern u32 ksm_zero_checksum;
+
+/* scan.c: what ksmd does with each page. */
+void ksm_scan_batch(unsigned int nr_pages);
+int ksm_unmerge_all(void);
+
+/* advisor.c: the scan-time advisor. */
+void ksm_advisor_scan_start(void);
+void ksm_advisor_scan_end(void);
+void ksm_advisor_reset(void);
+
+/* rmap.c: questions the rest of mm asks about KSM folios. */
+bool ksm_keep_swapin_folio(struct folio *folio);
+void ksm_rmap_walk(struct folio *folio, struct rmap_walk_control *rwc);
+void ksm_migrate_folio(struct folio *newfolio, struct folio *folio);
+void ksm_collect_procs(struct folio *folio, struct page *page,
+		       struct list_head *to_kill, int force_early);
+
+/* hotplug.c: memory hot-remove. */
+int ksm_hotplug_init(void);
+void ksm_hotplug_exit(void);
+void ksm_wait_while_offlining(void);
 
 /* hooks.c: the table registered with the dispatcher. */
 extern const struct ksm_ops ksm_mod_ops;
@@ -121,5 +368,7 @@ int ksm_set_max_page_sharing(int value);
 int ksm_set_merge_across_nodes(unsigned int value);
 long ksm_general_profit(void);
 long ksm_mm_profit(struct mm_struct *mm);
+bool ksm_pin_module(void);
+void ksm_unpin_module(void);
 
 #endif /* _KSM_MOD_H */

@@ -38,11 +38,6 @@ static void ksmd_nap(unsigned int ms)
 				     msecs_to_jiffies(ms));
 }
 
-static void ksmd_scan_batch(unsigned int nr_pages)
-{
-	/* The scanner arrives with the merging engine. */
-}
-
 static int ksmd_fn(void *unused)
 {
 	set_freezable();
@@ -50,8 +45,9 @@ static int ksmd_fn(void *unused)
 
 	while (!kthread_should_stop()) {
 		mutex_lock(&ksm_thread_mutex);
+		ksm_wait_while_offlining();
 		if (ksmd_should_run())
-			ksmd_scan_batch(READ_ONCE(ksm_tun.pages_to_scan));
+			ksm_scan_batch(READ_ONCE(ksm_tun.pages_to_scan));
 		mutex_unlock(&ksm_thread_mutex);
 
 		if (ksmd_should_run())

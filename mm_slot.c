@@ -1,13 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The registry of mms that asked for merging: one ksm_mm_slot per mm, in a
- * hash for lookup by mm and on a list in the order ksmd scans them.
+ * hash for lookup by mm and on a circular list, headed by ksm_mm_head, in
+ * the order ksmd scans them.  The scan cursor (ksm_scan.slot) points at the
+ * slot ksmd is in, or at the head between full scans.
  *
  * A registered mm carries MMF_VM_MERGEABLE and a grab (mmgrab()) held by
  * its slot, so the mm_struct outlives its slot even after the process has
  * exited.  Advice given while no engine was loaded is only recorded in the
  * mm's flags by the dispatcher; ksm_mm_adopt_all() turns those into slots
  * when the module is loaded.
+ *
+ * Exit protocol: an exiting mm whose slot has no rmap items and is not
+ * under the cursor is freed at once.  Otherwise the slot is moved just
+ * after the cursor and left for ksmd, which sees mm_users at zero, drops
+ * the items and frees the slot; the exiting task takes mmap_lock for write
+ * once, so that any page-table work ksmd is doing in the mm completes
+ * before the page tables go.
  */
 
 #include <linux/hashtable.h>
@@ -20,24 +29,18 @@
 
 #include "ksm_mod.h"
 
-/**
- * struct ksm_mm_slot - an mm the engine tracks
- * @hash: link in ksm_mm_hash, keyed by @mm.
- * @link: link in ksm_mm_list, in scan order.
- * @mm: the tracked mm, grabbed for the slot's lifetime.
- */
-struct ksm_mm_slot {
-	struct hlist_node hash;
-	struct list_head link;
-	struct mm_struct *mm;
-};
-
 #define KSM_MM_HASH_BITS 10
 
-/* ksm_mm_lock protects ksm_mm_hash and ksm_mm_list. */
+/* ksm_mm_lock protects ksm_mm_hash, the slot list and ksm_scan.slot. */
 static DEFINE_SPINLOCK(ksm_mm_lock);
 static DEFINE_HASHTABLE(ksm_mm_hash, KSM_MM_HASH_BITS);
-static LIST_HEAD(ksm_mm_list);
+static struct ksm_mm_slot ksm_mm_head = {
+	.link = LIST_HEAD_INIT(ksm_mm_head.link),
+};
+
+struct ksm_scan_cursor ksm_scan = {
+	.slot = &ksm_mm_head,
+};
 
 static struct kmem_cache *ksm_mm_slot_cache;
 
@@ -64,7 +67,79 @@ static bool ksm_mm_tracked(struct mm_struct *mm)
 
 bool ksm_mm_list_empty(void)
 {
-	return list_empty_careful(&ksm_mm_list);
+	return list_empty_careful(&ksm_mm_head.link);
+}
+
+bool ksm_mm_is_head(struct ksm_mm_slot *slot)
+{
+	return slot == &ksm_mm_head;
+}
+
+static struct ksm_mm_slot *ksm_mm_after(struct ksm_mm_slot *slot)
+{
+	return list_entry(slot->link.next, struct ksm_mm_slot, link);
+}
+
+/* The first slot of a full scan (the head itself if there is none). */
+struct ksm_mm_slot *ksm_mm_first(void)
+{
+	struct ksm_mm_slot *slot;
+
+	spin_lock(&ksm_mm_lock);
+	slot = ksm_mm_after(&ksm_mm_head);
+	ksm_scan.slot = slot;
+	spin_unlock(&ksm_mm_lock);
+	return slot;
+}
+
+/* Put the cursor back at the head: the next scan starts afresh. */
+void ksm_mm_rewind(void)
+{
+	spin_lock(&ksm_mm_lock);
+	ksm_scan.slot = &ksm_mm_head;
+	spin_unlock(&ksm_mm_lock);
+}
+
+/* Move the cursor past @slot and return where it landed. */
+struct ksm_mm_slot *ksm_mm_next(struct ksm_mm_slot *slot)
+{
+	spin_lock(&ksm_mm_lock);
+	slot = ksm_mm_after(slot);
+	ksm_scan.slot = slot;
+	spin_unlock(&ksm_mm_lock);
+	return slot;
+}
+
+static void ksm_mm_slot_free(struct ksm_mm_slot *slot)
+{
+	mmdrop(slot->mm);
+	kmem_cache_free(ksm_mm_slot_cache, slot);
+}
+
+/**
+ * ksm_mm_unlist - move the cursor past @slot and unregister its mm
+ * @slot: the slot under the cursor, with no rmap items left
+ *
+ * The caller holds the mm's mmap_lock, so that clearing MMF_VM_MERGEABLE
+ * cannot race with MADV_MERGEABLE (which registers the mm again if the
+ * flag is clear), and calls ksm_mm_release() after dropping it.  Only
+ * MMF_VM_MERGEABLE is cleared: a process with MMF_VM_MERGE_ANY registers
+ * itself again on its next mmap.
+ */
+void ksm_mm_unlist(struct ksm_mm_slot *slot)
+{
+	spin_lock(&ksm_mm_lock);
+	ksm_scan.slot = ksm_mm_after(slot);
+	hash_del(&slot->hash);
+	list_del(&slot->link);
+	spin_unlock(&ksm_mm_lock);
+	clear_bit(MMF_VM_MERGEABLE, &slot->mm->flags);
+}
+
+/* Free a slot ksm_mm_unlist() took off the list. */
+void ksm_mm_release(struct ksm_mm_slot *slot)
+{
+	ksm_mm_slot_free(slot);
 }
 
 /**
@@ -91,9 +166,17 @@ int ksm_mm_enter(struct mm_struct *mm)
 		set_bit(MMF_VM_MERGEABLE, &mm->flags);
 		return 0;
 	}
-	was_empty = list_empty(&ksm_mm_list);
+	was_empty = list_empty(&ksm_mm_head.link);
 	hash_add(ksm_mm_hash, &slot->hash, (unsigned long)mm);
-	list_add_tail(&slot->link, &ksm_mm_list);
+	/*
+	 * While unmerging, go at the end so the unmerge pass does not miss
+	 * this mm's KSM pages (a fork); otherwise just behind the cursor, so
+	 * a fork followed by exec is gone before ksmd spends time on it.
+	 */
+	if (READ_ONCE(ksm_run) & KSM_RUN_UNMERGE)
+		list_add_tail(&slot->link, &ksm_mm_head.link);
+	else
+		list_add_tail(&slot->link, &ksm_scan.slot->link);
 	mmgrab(mm);
 	spin_unlock(&ksm_mm_lock);
 
@@ -104,32 +187,36 @@ int ksm_mm_enter(struct mm_struct *mm)
 	return 0;
 }
 
-static void ksm_mm_slot_free(struct ksm_mm_slot *slot)
-{
-	mmdrop(slot->mm);
-	kmem_cache_free(ksm_mm_slot_cache, slot);
-}
-
 /**
- * ksm_mm_exit - forget @mm, whose last user is gone
+ * ksm_mm_exit - @mm's last user is gone
  * @mm: the exiting mm
  */
 void ksm_mm_exit(struct mm_struct *mm)
 {
 	struct ksm_mm_slot *slot;
+	bool free_now = false;
 
 	spin_lock(&ksm_mm_lock);
 	slot = ksm_mm_lookup(mm);
-	if (slot) {
-		hash_del(&slot->hash);
-		list_del(&slot->link);
+	if (slot && ksm_scan.slot != slot) {
+		if (!slot->items) {
+			hash_del(&slot->hash);
+			list_del(&slot->link);
+			free_now = true;
+		} else {
+			list_move(&slot->link, &ksm_scan.slot->link);
+		}
 	}
 	spin_unlock(&ksm_mm_lock);
 
-	if (slot) {
+	if (free_now) {
 		clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
 		clear_bit(MMF_VM_MERGEABLE, &mm->flags);
 		ksm_mm_slot_free(slot);
+	} else if (slot) {
+		/* Wait out any page-table work ksmd is doing in this mm. */
+		mmap_write_lock(mm);
+		mmap_write_unlock(mm);
 	}
 	trace_ksm_exit(mm);
 }
@@ -180,8 +267,18 @@ int ksm_mm_adopt_all(void)
 	return err;
 }
 
-/* Drop every slot; the advice stays in the mms' flags for a later engine. */
-static void ksm_mm_forget_all(void)
+int ksm_mm_init(void)
+{
+	ksm_mm_slot_cache = KMEM_CACHE(ksm_mm_slot, 0);
+	return ksm_mm_slot_cache ? 0 : -ENOMEM;
+}
+
+/*
+ * Drop every slot; the advice stays in the mms' flags for a later engine.
+ * Called at unload, after unregistering and stopping ksmd, with no KSM
+ * page left: the remaining rmap items are only bookkeeping.
+ */
+void ksm_mm_destroy(void)
 {
 	struct ksm_mm_slot *slot, *next;
 	LIST_HEAD(doomed);
@@ -190,21 +287,13 @@ static void ksm_mm_forget_all(void)
 	spin_lock(&ksm_mm_lock);
 	hash_for_each(ksm_mm_hash, bkt, slot, hash)
 		hash_del(&slot->hash);
-	list_splice_init(&ksm_mm_list, &doomed);
+	list_splice_init(&ksm_mm_head.link, &doomed);
+	ksm_scan.slot = &ksm_mm_head;
 	spin_unlock(&ksm_mm_lock);
 
-	list_for_each_entry_safe(slot, next, &doomed, link)
+	list_for_each_entry_safe(slot, next, &doomed, link) {
+		ksm_items_drop_from(&slot->items);
 		ksm_mm_slot_free(slot);
-}
-
-int ksm_mm_init(void)
-{
-	ksm_mm_slot_cache = KMEM_CACHE(ksm_mm_slot, 0);
-	return ksm_mm_slot_cache ? 0 : -ENOMEM;
-}
-
-void ksm_mm_destroy(void)
-{
-	ksm_mm_forget_all();
+	}
 	kmem_cache_destroy(ksm_mm_slot_cache);
 }

@@ -241,6 +241,7 @@ static ssize_t advisor_mode_store(struct kobject *kobj,
 	/* Switching mode resets pages_to_scan to the new mode's start. */
 	if (mode != READ_ONCE(ksm_tun.advisor)) {
 		WRITE_ONCE(ksm_tun.advisor, mode);
+		ksm_advisor_reset();
 		WRITE_ONCE(ksm_tun.pages_to_scan, mode == KSM_ADVISOR_NONE ?
 			   KSM_DEFAULT_PAGES_TO_SCAN :
 			   READ_ONCE(ksm_tun.advisor_min_pages_to_scan));

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Changing page tables: making a page a KSM page, pointing a PTE at a KSM
+ * page (or at the zero page) instead of its own page, and breaking the
+ * sharing again by faulting a private copy in.
+ *
+ * Merging a page takes three steps, with the page locked throughout:
+ *  1. write-protect its PTE, after checking that nothing but its mappings
+ *     holds a reference (a GUP pin would see later writes that the KSM
+ *     page would not);
+ *  2. compare it with the KSM page, now that it can no longer change;
+ *  3. replace the PTE, if it is still the write-protected one of step 1.
+ */
+
+#include <linux/ksm.h>
+#include <linux/mm.h>
+#include <linux/mm_inline.h>
+#include <linux/mmu_notifier.h>
+#include <linux/pagemap.h>
+#include <linux/pagewalk.h>
+#include <linux/rmap.h>
+#include <linux/swap.h>
+#include <linux/xxhash.h>
+
+#include <asm/tlbflush.h>
+
+#include "ksm_mod.h"
+
+/* Content hash of a zero-filled page; set at load. */
+u32 ksm_zero_checksum __read_mostly;
+
+/**
+ * ksm_page_checksum - hash of a page's content
+ * @page: the page, referenced
+ */
+u32 ksm_page_checksum(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+	u32 sum = xxhash(addr, PAGE_SIZE, 0);
+
+	kunmap_local(addr);
+	return sum;
+}
+
+/**
+ * ksm_find_vma - the mergeable VMA at @addr, if ksmd may work in it
+ * @mm: a registered mm, mmap_lock held
+ * @addr: page address
+ */
+struct vm_area_struct *ksm_find_vma(struct mm_struct *mm, unsigned long addr)
+{
+	struct vm_area_struct *vma;
+
+	if (ksm_mm_exiting(mm))
+		return NULL;
+	vma = vma_lookup(mm, addr);
+	if (!vma || !(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
+		return NULL;
+	return vma;
+}
+
+/*
+ * Make the PTE mapping @folio in @vma read-only and clean, and return it
+ * in *@orig_pte.  Fails with -EFAULT if the folio is not mapped there, or
+ * if some reference beyond its mappings (and the swap cache, and ours)
+ * might be a GUP pin.
+ */
+static int ksm_write_protect(struct vm_area_struct *vma, struct folio *folio,
+			     pte_t *orig_pte)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, 0, 0);
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	bool exclusive;
+	pte_t pte;
+	int err = -EFAULT;
+
+	if (WARN_ON_ONCE(folio_test_large(folio)))
+		return err;
+	pvmw.address = page_address_in_vma(folio_page(folio, 0), vma);
+	if (pvmw.address == -EFAULT)
+		return err;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, pvmw.address,
+				pvmw.address + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	if (!page_vma_mapped_walk(&pvmw))
+		goto out_notify;
+	if (WARN_ONCE(!pvmw.pte, "KSM page mapped by a PMD"))
+		goto out_walk;
+
+	exclusive = PageAnonExclusive(folio_page(folio, 0));
+	pte = ptep_get(pvmw.pte);
+	if (pte_write(pte) || pte_dirty(pte) || exclusive ||
+	    mm_tlb_flush_pending(mm)) {
+		int swapcache = folio_test_swapcache(folio);
+
+		flush_cache_page(vma, pvmw.address, folio_pfn(folio));
+		/*
+		 * Clear and flush the PTE before counting references: GUP-fast
+		 * cannot take a new pin on a page that is not mapped, so the
+		 * count below cannot be raced past.
+		 */
+		pte = ptep_clear_flush(vma, pvmw.address, pvmw.pte);
+		if (folio_mapcount(folio) + 1 + swapcache !=
+		    folio_ref_count(folio)) {
+			set_pte_at(mm, pvmw.address, pvmw.pte, pte);
+			goto out_walk;
+		}
+		/* Shared now: a write must copy, not reuse, the page. */
+		if (exclusive &&
+		    folio_try_share_anon_rmap_pte(folio, folio_page(folio, 0))) {
+			set_pte_at(mm, pvmw.address, pvmw.pte, pte);
+			goto out_walk;
+		}
+		if (pte_dirty(pte))
+			folio_mark_dirty(folio);
+		pte = pte_wrprotect(pte_mkclean(pte));
+		set_pte_at(mm, pvmw.address, pvmw.pte, pte);
+	}
+	*orig_pte = pte;
+	err = 0;
+out_walk:
+	page_vma_mapped_walk_done(&pvmw);
+out_notify:
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+/*
+ * Point the PTE that maps @page in @vma at @kpage (a KSM page, or the zero
+ * page) instead, if it is still @orig_pte.  Returns 0 or -EFAULT.
+ */
+static int ksm_replace_page(struct vm_area_struct *vma, struct page *page,
+			    struct page *kpage, pte_t orig_pte)
+{
+	struct folio *kfolio = page_folio(kpage), *folio;
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	unsigned long addr;
+	pte_t *ptep, newpte;
+	spinlock_t *ptl;	/* the PTE table's lock */
+	pmd_t *pmd, pmdval;
+	int err = -EFAULT;
+
+	addr = page_address_in_vma(page, vma);
+	if (addr == -EFAULT)
+		return err;
+	pmd = mm_find_pmd(mm, addr);
+	if (!pmd)
+		return err;
+	/* A THP being split may show an empty PMD for a moment: skip it. */
+	pmdval = pmdp_get_lockless(pmd);
+	if (!pmd_present(pmdval) || pmd_trans_huge(pmdval))
+		return err;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
+				addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!ptep)
+		goto out_notify;
+	if (!pte_same(ptep_get(ptep), orig_pte)) {
+		pte_unmap_unlock(ptep, ptl);
+		goto out_notify;
+	}
+	VM_WARN_ON_ONCE_PAGE(PageAnonExclusive(page), page);
+	VM_WARN_ON_ONCE_FOLIO(folio_test_anon(kfolio) &&
+			      PageAnonExclusive(kpage), kfolio);
+
+	if (is_zero_pfn(page_to_pfn(kpage))) {
+		/*
+		 * The dirty bit on a special zero-page PTE is how the rest of
+		 * mm tells a KSM zero page (and counts it) from any other.
+		 */
+		newpte = pte_mkdirty(pte_mkspecial(pfn_pte(page_to_pfn(kpage),
+							   vma->vm_page_prot)));
+		ksm_map_zero_page(mm);
+		/* The zero page is not an anonymous page of this mm. */
+		dec_mm_counter(mm, MM_ANONPAGES);
+	} else {
+		folio_get(kfolio);
+		folio_add_anon_rmap_pte(kfolio, kpage, vma, addr, RMAP_NONE);
+		newpte = mk_pte(kpage, vma->vm_page_prot);
+	}
+
+	/* Read-only to read-only, same content: no notifier needed. */
+	flush_cache_page(vma, addr, pte_pfn(ptep_get(ptep)));
+	ptep_clear_flush(vma, addr, ptep);
+	set_pte_at(mm, addr, ptep, newpte);
+
+	folio = page_folio(page);
+	folio_remove_rmap_pte(folio, page, vma);
+	if (!folio_mapped(folio))
+		folio_free_swap(folio);
+	folio_put(folio);
+
+	pte_unmap_unlock(ptep, ptl);
+	err = 0;
+out_notify:
+	mmu_notifier_invalidate_range_end(&range);
+	return err;
+}
+
+/**
+ * ksm_merge_one_page - merge @page into @kpage, or make it a KSM page
+ * @vma: the VMA @page is mapped in (its mm's mmap_lock held)
+ * @page: an anonymous page, referenced
+ * @kpage: the KSM page (or zero page) to map instead, or NULL to turn
+ *	@page itself into a KSM page (with no stable node yet)
+ *
+ * Returns 0 if merged, -EFAULT if not.
+ */
+int ksm_merge_one_page(struct vm_area_struct *vma, struct page *page,
+		       struct page *kpage)
+{
+	struct folio *folio = page_folio(page);
+	pte_t orig_pte = __pte(0);
+	int err = -EFAULT;
+
+	if (page == kpage)		/* a KSM page reached through a fork */
+		return 0;
+	if (!folio_test_anon(folio))
+		return err;
+	/* A locked page is busy: better scan others and come back later. */
+	if (!folio_trylock(folio))
+		return err;
+
+	if (folio_test_large(folio)) {
+		if (split_huge_page(page))
+			goto out_unlock;
+		folio = page_folio(page);
+	}
+
+	if (ksm_write_protect(vma, folio, &orig_pte))
+		goto out_unlock;
+	if (!kpage) {
+		/*
+		 * Anonymous page to KSM page: ksm_stable_insert() fills the
+		 * node in; reclaim must write it to swap rather than drop it
+		 * clean.
+		 */
+		ksm_folio_set_node(folio, NULL);
+		folio_mark_accessed(folio);
+		if (!folio_test_dirty(folio))
+			folio_mark_dirty(folio);
+		err = 0;
+	} else if (pages_identical(page, kpage)) {
+		err = ksm_replace_page(vma, page, kpage, orig_pte);
+	}
+out_unlock:
+	folio_unlock(folio);
+	return err;
+}
+
+/**
+ * ksm_break_page - give the mapping at @addr back a private page
+ * @vma: a VMA of the mm (mmap_lock held)
+ * @addr: page address
+ * @lock_vma: take the per-VMA write lock (caller has mmap_lock for write)
+ *
+ * Only KSM pages and KSM zero pages are touched.  Faults are retried until
+ * the KSM page is gone, since a fault may back out on a race.  Returns 0,
+ * or -ENOMEM if the fault ran out of memory.
+ */
+int ksm_break_page(struct vm_area_struct *vma, unsigned long addr,
+		   bool lock_vma)
+{
+	vm_fault_t ret = 0;
+
+	if (lock_vma)
+		vma_start_write(vma);
+
+	for (;;) {
+		struct folio_walk fw;
+		struct folio *folio;
+		bool ksm = false;
+
+		cond_resched();
+		folio = folio_walk_start(&fw, vma, addr,
+					 FW_MIGRATION | FW_ZEROPAGE);
+		if (folio) {
+			/* Small folios are mapped by PTEs only. */
+			ksm = !folio_test_large(folio) &&
+			      (folio_test_ksm(folio) || is_ksm_zero_pte(fw.pte));
+			folio_walk_end(&fw, vma);
+		}
+		if (!ksm)
+			return 0;
+		ret = handle_mm_fault(vma, addr,
+				      FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE,
+				      NULL);
+		/*
+		 * SIGBUS/SIGSEGV: the range went away under us, and took the
+		 * KSM page with it.  OOM (a memcg limit): report it, and leave
+		 * VM_MERGEABLE set so that a later unmerge retries.
+		 */
+		if (ret & (VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_OOM))
+			break;
+	}
+	return (ret & VM_FAULT_OOM) ? -ENOMEM : 0;
+}
+
+/**
+ * ksm_unmerge_range - break every KSM page in [@start, @end) of @vma
+ * @vma: the VMA (mmap_lock held)
+ * @start: first address
+ * @end: end address
+ * @lock_vma: as for ksm_break_page()
+ *
+ * Returns 0, -ERESTARTSYS if a signal arrived, or -ENOMEM.
+ */
+int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end, bool lock_vma)
+{
+	unsigned long addr;
+	int err = 0;
+
+	for (addr = start; addr < end && !err; addr += PAGE_SIZE) {
+		if (ksm_mm_exiting(vma->vm_mm))
+			break;
+		if (signal_pending(current))
+			err = -ERESTARTSYS;
+		else
+			err = ksm_break_page(vma, addr, lock_vma);
+	}
+	return err;
+}

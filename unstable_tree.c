@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The unstable index: pages whose content did not change between two
+ * scans, not yet merged, so not write-protected.  Upstream keeps them in
+ * an rbtree sorted by content, which costs a page lookup in another mm and
+ * a page compare at every level, and whose order decays as pages change.
+ *
+ * Here they are hashed by their content checksum (already computed to
+ * tell volatile pages) and NUMA node into chained buckets: a lookup
+ * fetches and compares only pages whose checksum matches, and a page that
+ * changes after insertion cannot disturb anything but its own entry.
+ *
+ * Like upstream's tree, the index is emptied at the start of every full
+ * scan: items inserted earlier keep KSM_ITEM_UNSTABLE with an older scan
+ * number until ksmd next reaches them, and are then only unflagged.  The
+ * table is resized at that point to the number of rmap items.
+ *
+ * Everything here runs under ksm_thread_mutex.
+ */
+
+#include <linux/hash.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/pagewalk.h>
+#include <linux/slab.h>
+
+#include "ksm_mod.h"
+
+#define KSM_UNSTABLE_MIN_BITS	10
+#define KSM_UNSTABLE_MAX_BITS	24
+
+static struct ksm_rmap_item **ksm_unstable_table;
+static unsigned int ksm_unstable_bits;
+
+static struct ksm_rmap_item **ksm_unstable_bucket(u32 checksum, int nid)
+{
+	return &ksm_unstable_table[hash_32(checksum ^ (u32)nid,
+					   ksm_unstable_bits)];
+}
+
+static bool ksm_unstable_current(const struct ksm_rmap_item *item)
+{
+	return ((item->address ^ ksm_scan.seqnr) & KSM_ITEM_SEQNR) == 0;
+}
+
+/**
+ * ksm_unstable_reset - empty the index for a new full scan
+ *
+ * Returns 0, or -ENOMEM if there is no table at all.  A failed resize keeps
+ * the old table: longer chains, same results.
+ */
+int ksm_unstable_reset(void)
+{
+	unsigned int bits = order_base_2(max(ksm_count.rmap_items, 1UL));
+	struct ksm_rmap_item **table;
+
+	bits = clamp(bits, KSM_UNSTABLE_MIN_BITS, KSM_UNSTABLE_MAX_BITS);
+	if (bits != ksm_unstable_bits) {
+		table = kvcalloc(1UL << bits, sizeof(*table), GFP_KERNEL);
+		if (table) {
+			kvfree(ksm_unstable_table);
+			ksm_unstable_table = table;
+			ksm_unstable_bits = bits;
+			return 0;
+		}
+	}
+	if (!ksm_unstable_table)
+		return -ENOMEM;
+	memset(ksm_unstable_table, 0,
+	       sizeof(*ksm_unstable_table) << ksm_unstable_bits);
+	return 0;
+}
+
+/**
+ * ksm_unstable_remove - take @item out of the unstable index
+ * @item: an item flagged KSM_ITEM_UNSTABLE
+ */
+void ksm_unstable_remove(struct ksm_rmap_item *item)
+{
+	struct ksm_rmap_item **link;
+
+	if (ksm_unstable_current(item)) {
+		link = ksm_unstable_bucket(item->checksum, item->nid);
+		while (*link && *link != item)
+			link = &(*link)->hash_next;
+		if (!WARN_ON_ONCE(!*link))
+			*link = item->hash_next;
+	}
+	item->hash_next = NULL;
+	item->address &= PAGE_MASK;
+	ksm_count.pages_unshared--;
+}
+
+/*
+ * The anonymous page an unstable item stands for, with a reference, or
+ * NULL if it is gone.  Takes the other mm's mmap_lock for reading.
+ */
+static struct page *ksm_unstable_page(struct ksm_rmap_item *item)
+{
+	struct mm_struct *mm = item->mm;
+	unsigned long addr = ksm_item_addr(item);
+	struct vm_area_struct *vma;
+	struct page *page = NULL;
+	struct folio_walk fw;
+	struct folio *folio;
+
+	mmap_read_lock(mm);
+	vma = ksm_find_vma(mm, addr);
+	if (vma) {
+		folio = folio_walk_start(&fw, vma, addr, 0);
+		if (folio) {
+			if (!folio_is_zone_device(folio) &&
+			    folio_test_anon(folio)) {
+				folio_get(folio);
+				page = fw.page;
+			}
+			folio_walk_end(&fw, vma);
+		}
+	}
+	mmap_read_unlock(mm);
+	return page;
+}
+
+/**
+ * ksm_unstable_find_or_add - find a page like @page, or file @item
+ * @item: the item of @page, in no index, its checksum up to date
+ * @page: the page being scanned (referenced)
+ * @nid: the index @page belongs to
+ * @match: set to the matching page, with a reference, on success
+ *
+ * Returns the item of an identical page in the index, or NULL after
+ * filing @item there.
+ */
+struct ksm_rmap_item *ksm_unstable_find_or_add(struct ksm_rmap_item *item,
+					       struct page *page, int nid,
+					       struct page **match)
+{
+	struct ksm_rmap_item **bucket = ksm_unstable_bucket(item->checksum, nid);
+	struct ksm_rmap_item *cand;
+
+	for (cand = *bucket; cand; cand = cand->hash_next) {
+		struct page *other;
+
+		if (cand->checksum != item->checksum || cand->nid != nid)
+			continue;
+		other = ksm_unstable_page(cand);
+		if (!other)
+			continue;
+		/* The same page twice: a fork that has not broken COW yet. */
+		if (other == page || memcmp_pages(page, other) ||
+		    (!READ_ONCE(ksm_tun.merge_across_nodes) &&
+		     page_to_nid(other) != nid)) {
+			put_page(other);
+			continue;
+		}
+		*match = other;
+		return cand;
+	}
+
+	item->address |= KSM_ITEM_UNSTABLE | (ksm_scan.seqnr & KSM_ITEM_SEQNR);
+	item->nid = nid;
+	item->hash_next = *bucket;
+	*bucket = item;
+	ksm_count.pages_unshared++;
+	return NULL;
+}
+
+void ksm_unstable_destroy(void)
+{
+	kvfree(ksm_unstable_table);
+	ksm_unstable_table = NULL;
+	ksm_unstable_bits = 0;
+}
