@@ -81,7 +81,6 @@ struct ksm_tunables {
  * @rmap_items: rmap items in use; pages_volatile is derived from it.
  * @stable_node_chains: chains in the stable tree.
  * @stable_node_dups: dups hanging off those chains.
- * @full_scans: completed passes over all registered mms.
  *
  * Updated by ksmd under ksm_thread_mutex (and by the unmerge paths, which
  * hold it too); read without locking.
@@ -95,7 +94,6 @@ struct ksm_counters {
 	unsigned long rmap_items;
 	unsigned long stable_node_chains;
 	unsigned long stable_node_dups;
-	unsigned long full_scans;
 };
 
 extern struct ksm_tunables ksm_tun;
@@ -226,7 +224,7 @@ struct ksm_mm_slot {
  * @slot: the mm slot being scanned; the list head between full scans.
  * @address: the next address to look at in @slot's mm.
  * @link: where in @slot's item list the next item goes.
- * @seqnr: number of full scans completed since the last unmerge.
+ * @seqnr: full scans completed since the last unmerge (sysfs full_scans).
  */
 struct ksm_scan_cursor {
 	struct ksm_mm_slot *slot;

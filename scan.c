@@ -454,7 +454,6 @@ none_left:
 	ksm_advisor_scan_end();
 	trace_ksm_stop_scan(ksm_scan.seqnr, ksm_count.rmap_items);
 	ksm_scan.seqnr++;
-	ksm_count.full_scans++;
 	return NULL;
 }
 

@@ -355,7 +355,7 @@ KSM_COUNTER_ATTR(pages_unshared, ksm_count.pages_unshared);
 KSM_COUNTER_ATTR(pages_skipped, ksm_count.pages_skipped);
 KSM_COUNTER_ATTR(stable_node_chains, ksm_count.stable_node_chains);
 KSM_COUNTER_ATTR(stable_node_dups, ksm_count.stable_node_dups);
-KSM_COUNTER_ATTR(full_scans, ksm_count.full_scans);
+KSM_COUNTER_ATTR(full_scans, ksm_scan.seqnr);
 
 static ssize_t pages_volatile_show(struct kobject *kobj,
 				   struct kobj_attribute *attr, char *buf)
