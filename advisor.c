@@ -7,7 +7,7 @@
  * percent and pages_to_scan under advisor_max_pages_to_scan.  The
  * formula is upstream's, so the knobs mean the same here.
  *
- * Runs in ksmd under ksm_thread_mutex; ksm_advisor_reset() runs from the
+ * Runs in ksmd under ksmd_mutex; ksm_advisor_reset() runs from the
  * sysfs store that switches the mode.
  */
 

@@ -39,7 +39,7 @@ struct ksm_counters ksm_count;
 
 unsigned long ksm_run = KSM_RUN_STOP;
 /* Held by ksmd for each batch and by whoever changes run or a tree knob. */
-DEFINE_MUTEX(ksm_thread_mutex);
+DEFINE_MUTEX(ksmd_mutex);
 
 /**
  * ksm_set_run - the write side of /sys/kernel/mm/ksm/run
@@ -51,7 +51,7 @@ int ksm_set_run(unsigned int run)
 {
 	int err = 0;
 
-	mutex_lock(&ksm_thread_mutex);
+	mutex_lock(&ksmd_mutex);
 	ksm_wait_while_offlining();
 	if (ksm_run != run) {
 		WRITE_ONCE(ksm_run, run);
@@ -64,7 +64,7 @@ int ksm_set_run(unsigned int run)
 				WRITE_ONCE(ksm_run, KSM_RUN_STOP);
 		}
 	}
-	mutex_unlock(&ksm_thread_mutex);
+	mutex_unlock(&ksmd_mutex);
 
 	if (run & KSM_RUN_MERGE)
 		ksmd_wake();
@@ -87,7 +87,7 @@ int ksm_set_max_page_sharing(int value)
 	if (READ_ONCE(ksm_tun.max_page_sharing) == value)
 		return 0;
 
-	mutex_lock(&ksm_thread_mutex);
+	mutex_lock(&ksmd_mutex);
 	ksm_wait_while_offlining();
 	if (ksm_tun.max_page_sharing != value) {
 		if (ksm_index_busy())
@@ -95,7 +95,7 @@ int ksm_set_max_page_sharing(int value)
 		else
 			WRITE_ONCE(ksm_tun.max_page_sharing, value);
 	}
-	mutex_unlock(&ksm_thread_mutex);
+	mutex_unlock(&ksmd_mutex);
 	return err;
 }
 
@@ -103,7 +103,7 @@ int ksm_set_merge_across_nodes(unsigned int value)
 {
 	int err = 0;
 
-	mutex_lock(&ksm_thread_mutex);
+	mutex_lock(&ksmd_mutex);
 	ksm_wait_while_offlining();
 	if (ksm_tun.merge_across_nodes != value) {
 		if (ksm_index_busy())
@@ -111,7 +111,7 @@ int ksm_set_merge_across_nodes(unsigned int value)
 		else
 			WRITE_ONCE(ksm_tun.merge_across_nodes, value);
 	}
-	mutex_unlock(&ksm_thread_mutex);
+	mutex_unlock(&ksmd_mutex);
 	return err;
 }
 

@@ -21,7 +21,7 @@
 
 static void ksm_mark_vma(struct vm_area_struct *vma)
 {
-	if (!(vma->vm_flags & VM_MERGEABLE) && ksm_vma_compatible(vma))
+	if (!ksm_vma_advised(vma) && ksm_vma_compatible(vma))
 		vm_flags_set(vma, VM_MERGEABLE);
 }
 
@@ -42,7 +42,7 @@ static int ksm_unmark_vmas(struct mm_struct *mm)
 	int err;
 
 	for_each_vma(vmi, vma) {
-		if (!(vma->vm_flags & VM_MERGEABLE))
+		if (!ksm_vma_advised(vma))
 			continue;
 		if (vma->anon_vma) {
 			err = ksm_unmerge_range(vma, vma->vm_start,
@@ -64,9 +64,9 @@ static int ksm_hook_madvise(struct vm_area_struct *vma, unsigned long start,
 
 	switch (advice) {
 	case MADV_MERGEABLE:
-		if ((vma->vm_flags & VM_MERGEABLE) || !ksm_vma_compatible(vma))
+		if (ksm_vma_advised(vma) || !ksm_vma_compatible(vma))
 			return 0;
-		if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
+		if (!ksm_mm_advised(mm)) {
 			err = ksm_mm_enter(mm);
 			if (err)
 				return err;
@@ -91,11 +91,11 @@ static void ksm_hook_add_vma(struct vm_area_struct *vma)
 {
 	struct mm_struct *mm = vma->vm_mm;
 
-	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+	if (!ksm_mm_merge_any(mm))
 		return;
 	ksm_mark_vma(vma);
 	/* ksmd drops the registration of an mm it found without advice. */
-	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
+	if (!ksm_mm_advised(mm))
 		ksm_mm_enter(mm);
 }
 
@@ -103,9 +103,9 @@ static int ksm_hook_enable_merge_any(struct mm_struct *mm)
 {
 	int err;
 
-	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+	if (ksm_mm_merge_any(mm))
 		return 0;
-	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
+	if (!ksm_mm_advised(mm)) {
 		err = ksm_mm_enter(mm);
 		if (err)
 			return err;
@@ -119,7 +119,7 @@ static int ksm_hook_disable_merge_any(struct mm_struct *mm)
 {
 	int err;
 
-	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+	if (!ksm_mm_merge_any(mm))
 		return 0;
 	err = ksm_unmark_vmas(mm);
 	if (err) {
@@ -134,9 +134,9 @@ static int ksm_hook_disable(struct mm_struct *mm)
 {
 	mmap_assert_write_locked(mm);
 
-	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
+	if (!ksm_mm_advised(mm))
 		return 0;
-	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+	if (ksm_mm_merge_any(mm))
 		return ksm_hook_disable_merge_any(mm);
 	return ksm_unmark_vmas(mm);
 }

@@ -15,14 +15,14 @@
 
 #define KSM_RUN_OFFLINE_BIT	2
 
-/* Call with ksm_thread_mutex held; it is dropped while waiting. */
+/* Call with ksmd_mutex held; it is dropped while waiting. */
 void ksm_wait_while_offlining(void)
 {
 	while (READ_ONCE(ksm_run) & BIT(KSM_RUN_OFFLINE_BIT)) {
-		mutex_unlock(&ksm_thread_mutex);
+		mutex_unlock(&ksmd_mutex);
 		wait_on_bit(&ksm_run, KSM_RUN_OFFLINE_BIT,
 			    TASK_UNINTERRUPTIBLE);
-		mutex_lock(&ksm_thread_mutex);
+		mutex_lock(&ksmd_mutex);
 	}
 }
 
@@ -33,18 +33,18 @@ static int ksm_memory_notify(struct notifier_block *nb, unsigned long action,
 
 	switch (action) {
 	case MEM_GOING_OFFLINE:
-		mutex_lock(&ksm_thread_mutex);
+		mutex_lock(&ksmd_mutex);
 		set_bit(KSM_RUN_OFFLINE_BIT, &ksm_run);
-		mutex_unlock(&ksm_thread_mutex);
+		mutex_unlock(&ksmd_mutex);
 		break;
 	case MEM_OFFLINE:
 		ksm_stable_remove_range(mn->start_pfn,
 					mn->start_pfn + mn->nr_pages);
 		fallthrough;
 	case MEM_CANCEL_OFFLINE:
-		mutex_lock(&ksm_thread_mutex);
+		mutex_lock(&ksmd_mutex);
 		clear_bit(KSM_RUN_OFFLINE_BIT, &ksm_run);
-		mutex_unlock(&ksm_thread_mutex);
+		mutex_unlock(&ksmd_mutex);
 		/* Pairs with the test in wait_on_bit(). */
 		smp_mb__after_atomic();
 		wake_up_bit(&ksm_run, KSM_RUN_OFFLINE_BIT);

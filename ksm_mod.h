@@ -4,11 +4,11 @@
  * run state, and the entry points each file offers the others.
  *
  * Lock order (outermost first):
- *   ksm_thread_mutex -> mmap_lock -> folio lock -> anon_vma lock
+ *   ksmd_mutex -> mmap_lock -> folio lock -> anon_vma lock
  *                    -> page table lock -> ksm_mm_lock
  *
  * What protects what:
- *  - ksm_thread_mutex: both indexes, every rmap item and stable node
+ *  - ksmd_mutex: both indexes, every rmap item and stable node
  *    field except those below, the scan cursor, the counters.
  *  - the folio lock of a KSM page: the list of rmap items of its stable
  *    node (rmap walks hold only that lock), and folio->mapping.
@@ -54,7 +54,7 @@ enum ksm_advisor_mode {
  *
  * Written by the sysfs stores; read by ksmd with READ_ONCE().  The two
  * whose change needs an empty stable tree (@max_page_sharing and
- * @merge_across_nodes) are written only under ksm_thread_mutex.
+ * @merge_across_nodes) are written only under ksmd_mutex.
  */
 struct ksm_tunables {
 	unsigned int pages_to_scan;
@@ -82,7 +82,7 @@ struct ksm_tunables {
  * @stable_node_chains: chains in the stable tree.
  * @stable_node_dups: dups hanging off those chains.
  *
- * Updated by ksmd under ksm_thread_mutex (and by the unmerge paths, which
+ * Updated by ksmd under ksmd_mutex (and by the unmerge paths, which
  * hold it too); read without locking.
  */
 struct ksm_counters {
@@ -99,10 +99,10 @@ struct ksm_counters {
 extern struct ksm_tunables ksm_tun;
 extern struct ksm_counters ksm_count;
 
-/* KSM_RUN_* value; written under ksm_thread_mutex, read with READ_ONCE(). */
+/* KSM_RUN_* value; written under ksmd_mutex, read with READ_ONCE(). */
 extern unsigned long ksm_run;
 /* Serialises ksmd's batches against run changes and tree-wide knobs. */
-extern struct mutex ksm_thread_mutex;
+extern struct mutex ksmd_mutex;
 
 /*
  * Low bits of ksm_rmap_item.address (the page address is page aligned):
@@ -129,7 +129,7 @@ struct ksm_stable_node;
  * @link: entry in @node's list of mappings.
  * @anon_vma: the VMA's anon_vma, referenced, for rmap walks (when stable).
  *
- * Owned by ksmd: all fields are under ksm_thread_mutex, and @link also
+ * Owned by ksmd: all fields are under ksmd_mutex, and @link also
  * under the KSM page's folio lock.
  */
 struct ksm_rmap_item {
@@ -177,7 +177,7 @@ enum ksm_node_place {
  *
  * A chain stands for max_page_sharing overflow: several KSM pages with the
  * same content, each a "dup" with its own mappings.  All fields are under
- * ksm_thread_mutex; @items of a KSM page also under its folio lock, and
+ * ksmd_mutex; @items of a KSM page also under its folio lock, and
  * @kpfn is also written by migration with both folios locked and read
  * locklessly through the folio->mapping keyhole.
  */
@@ -210,7 +210,7 @@ static inline bool ksm_node_is_chain(const struct ksm_stable_node *node)
  * @hash: link in the slot hash, keyed by @mm.
  * @link: link in the slot list, in scan order.
  * @mm: the tracked mm, grabbed for the slot's lifetime.
- * @items: the mm's rmap items, sorted by address (under ksm_thread_mutex).
+ * @items: the mm's rmap items, sorted by address (under ksmd_mutex).
  */
 struct ksm_mm_slot {
 	struct hlist_node hash;
@@ -222,13 +222,13 @@ struct ksm_mm_slot {
 /**
  * struct ksm_scan_cursor - where ksmd is
  * @slot: the mm slot being scanned; the list head between full scans.
- * @address: the next address to look at in @slot's mm.
+ * @next_addr: the next address to look at in @slot's mm.
  * @link: where in @slot's item list the next item goes.
  * @seqnr: full scans completed since the last unmerge (sysfs full_scans).
  */
 struct ksm_scan_cursor {
 	struct ksm_mm_slot *slot;
-	unsigned long address;
+	unsigned long next_addr;
 	struct ksm_rmap_item **link;
 	unsigned long seqnr;
 };
@@ -238,7 +238,24 @@ extern struct ksm_scan_cursor ksm_scan;
 /* An mm whose last user is gone: its pages are about to be unmapped. */
 static inline bool ksm_mm_exiting(struct mm_struct *mm)
 {
-	return atomic_read(&mm->mm_users) == 0;
+	return !atomic_read(&mm->mm_users);
+}
+
+/* The mm asked for merging (it is, or is to be, registered). */
+static inline bool ksm_mm_advised(struct mm_struct *mm)
+{
+	return test_bit(MMF_VM_MERGEABLE, &mm->flags);
+}
+
+/* prctl(PR_SET_MEMORY_MERGE): every compatible VMA is mergeable. */
+static inline bool ksm_mm_merge_any(struct mm_struct *mm)
+{
+	return test_bit(MMF_VM_MERGE_ANY, &mm->flags);
+}
+
+static inline bool ksm_vma_advised(struct vm_area_struct *vma)
+{
+	return vma->vm_flags & VM_MERGEABLE;
 }
 
 /* The index (0 when merging across nodes) a page at @pfn belongs to. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ksmd, the scanning thread: runs a batch of pages_to_scan pages under
- * ksm_thread_mutex, sleeps sleep_millisecs, and parks on a wait queue
+ * ksmd_mutex, sleeps sleep_millisecs, and parks on a wait queue
  * while run is not 1 or nothing is registered.  It is freezable, so
  * suspend and hibernation stop it between batches.
  */
@@ -44,11 +44,11 @@ static int ksmd_fn(void *unused)
 	set_user_nice(current, 5);
 
 	while (!kthread_should_stop()) {
-		mutex_lock(&ksm_thread_mutex);
+		mutex_lock(&ksmd_mutex);
 		ksm_wait_while_offlining();
 		if (ksmd_should_run())
 			ksm_scan_batch(READ_ONCE(ksm_tun.pages_to_scan));
-		mutex_unlock(&ksm_thread_mutex);
+		mutex_unlock(&ksmd_mutex);
 
 		if (ksmd_should_run())
 			ksmd_nap(READ_ONCE(ksm_tun.sleep_millisecs));

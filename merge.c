@@ -54,7 +54,7 @@ struct vm_area_struct *ksm_find_vma(struct mm_struct *mm, unsigned long addr)
 	if (ksm_mm_exiting(mm))
 		return NULL;
 	vma = vma_lookup(mm, addr);
-	if (!vma || !(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
+	if (!vma || !ksm_vma_advised(vma) || !vma->anon_vma)
 		return NULL;
 	return vma;
 }
@@ -69,8 +69,8 @@ static int ksm_write_protect(struct vm_area_struct *vma, struct folio *folio,
 			     pte_t *orig_pte)
 {
 	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, 0, 0);
-	struct mm_struct *mm = vma->vm_mm;
-	struct mmu_notifier_range range;
+	struct mm_struct *vmm = vma->vm_mm;
+	struct mmu_notifier_range inval;
 	bool exclusive;
 	pte_t pte;
 	int err = -EFAULT;
@@ -81,9 +81,9 @@ static int ksm_write_protect(struct vm_area_struct *vma, struct folio *folio,
 	if (pvmw.address == -EFAULT)
 		return err;
 
-	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, pvmw.address,
+	mmu_notifier_range_init(&inval, MMU_NOTIFY_CLEAR, 0, vmm, pvmw.address,
 				pvmw.address + PAGE_SIZE);
-	mmu_notifier_invalidate_range_start(&range);
+	mmu_notifier_invalidate_range_start(&inval);
 	if (!page_vma_mapped_walk(&pvmw))
 		goto out_notify;
 	if (WARN_ONCE(!pvmw.pte, "KSM page mapped by a PMD"))
@@ -92,7 +92,7 @@ static int ksm_write_protect(struct vm_area_struct *vma, struct folio *folio,
 	exclusive = PageAnonExclusive(folio_page(folio, 0));
 	pte = ptep_get(pvmw.pte);
 	if (pte_write(pte) || pte_dirty(pte) || exclusive ||
-	    mm_tlb_flush_pending(mm)) {
+	    mm_tlb_flush_pending(vmm)) {
 		int swapcache = folio_test_swapcache(folio);
 
 		flush_cache_page(vma, pvmw.address, folio_pfn(folio));
@@ -104,26 +104,26 @@ static int ksm_write_protect(struct vm_area_struct *vma, struct folio *folio,
 		pte = ptep_clear_flush(vma, pvmw.address, pvmw.pte);
 		if (folio_mapcount(folio) + 1 + swapcache !=
 		    folio_ref_count(folio)) {
-			set_pte_at(mm, pvmw.address, pvmw.pte, pte);
+			set_pte_at(vmm, pvmw.address, pvmw.pte, pte);
 			goto out_walk;
 		}
 		/* Shared now: a write must copy, not reuse, the page. */
 		if (exclusive &&
 		    folio_try_share_anon_rmap_pte(folio, folio_page(folio, 0))) {
-			set_pte_at(mm, pvmw.address, pvmw.pte, pte);
+			set_pte_at(vmm, pvmw.address, pvmw.pte, pte);
 			goto out_walk;
 		}
 		if (pte_dirty(pte))
 			folio_mark_dirty(folio);
 		pte = pte_wrprotect(pte_mkclean(pte));
-		set_pte_at(mm, pvmw.address, pvmw.pte, pte);
+		set_pte_at(vmm, pvmw.address, pvmw.pte, pte);
 	}
 	*orig_pte = pte;
 	err = 0;
 out_walk:
 	page_vma_mapped_walk_done(&pvmw);
 out_notify:
-	mmu_notifier_invalidate_range_end(&range);
+	mmu_notifier_invalidate_range_end(&inval);
 	return err;
 }
 
@@ -135,18 +135,18 @@ static int ksm_replace_page(struct vm_area_struct *vma, struct page *page,
 			    struct page *kpage, pte_t orig_pte)
 {
 	struct folio *kfolio = page_folio(kpage), *folio;
-	struct mm_struct *mm = vma->vm_mm;
-	struct mmu_notifier_range range;
-	unsigned long addr;
-	pte_t *ptep, newpte;
+	struct mm_struct *vmm = vma->vm_mm;
+	struct mmu_notifier_range inval;
+	unsigned long where;
+	pte_t *slot, kpte;
 	spinlock_t *ptl;	/* the PTE table's lock */
 	pmd_t *pmd, pmdval;
 	int err = -EFAULT;
 
-	addr = page_address_in_vma(page, vma);
-	if (addr == -EFAULT)
+	where = page_address_in_vma(page, vma);
+	if (where == -EFAULT)
 		return err;
-	pmd = mm_find_pmd(mm, addr);
+	pmd = mm_find_pmd(vmm, where);
 	if (!pmd)
 		return err;
 	/* A THP being split may show an empty PMD for a moment: skip it. */
@@ -154,14 +154,14 @@ static int ksm_replace_page(struct vm_area_struct *vma, struct page *page,
 	if (!pmd_present(pmdval) || pmd_trans_huge(pmdval))
 		return err;
 
-	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr,
-				addr + PAGE_SIZE);
-	mmu_notifier_invalidate_range_start(&range);
-	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
-	if (!ptep)
+	mmu_notifier_range_init(&inval, MMU_NOTIFY_CLEAR, 0, vmm, where,
+				where + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&inval);
+	slot = pte_offset_map_lock(vmm, pmd, where, &ptl);
+	if (!slot)
 		goto out_notify;
-	if (!pte_same(ptep_get(ptep), orig_pte)) {
-		pte_unmap_unlock(ptep, ptl);
+	if (!pte_same(ptep_get(slot), orig_pte)) {
+		pte_unmap_unlock(slot, ptl);
 		goto out_notify;
 	}
 	VM_WARN_ON_ONCE_PAGE(PageAnonExclusive(page), page);
@@ -173,21 +173,21 @@ static int ksm_replace_page(struct vm_area_struct *vma, struct page *page,
 		 * The dirty bit on a special zero-page PTE is how the rest of
 		 * mm tells a KSM zero page (and counts it) from any other.
 		 */
-		newpte = pte_mkdirty(pte_mkspecial(pfn_pte(page_to_pfn(kpage),
-							   vma->vm_page_prot)));
-		ksm_map_zero_page(mm);
+		kpte = pfn_pte(page_to_pfn(kpage), vma->vm_page_prot);
+		kpte = pte_mkdirty(pte_mkspecial(kpte));
+		ksm_map_zero_page(vmm);
 		/* The zero page is not an anonymous page of this mm. */
-		dec_mm_counter(mm, MM_ANONPAGES);
+		dec_mm_counter(vmm, MM_ANONPAGES);
 	} else {
 		folio_get(kfolio);
-		folio_add_anon_rmap_pte(kfolio, kpage, vma, addr, RMAP_NONE);
-		newpte = mk_pte(kpage, vma->vm_page_prot);
+		folio_add_anon_rmap_pte(kfolio, kpage, vma, where, RMAP_NONE);
+		kpte = mk_pte(kpage, vma->vm_page_prot);
 	}
 
 	/* Read-only to read-only, same content: no notifier needed. */
-	flush_cache_page(vma, addr, pte_pfn(ptep_get(ptep)));
-	ptep_clear_flush(vma, addr, ptep);
-	set_pte_at(mm, addr, ptep, newpte);
+	flush_cache_page(vma, where, pte_pfn(ptep_get(slot)));
+	ptep_clear_flush(vma, where, slot);
+	set_pte_at(vmm, where, slot, kpte);
 
 	folio = page_folio(page);
 	folio_remove_rmap_pte(folio, page, vma);
@@ -195,10 +195,10 @@ static int ksm_replace_page(struct vm_area_struct *vma, struct page *page,
 		folio_free_swap(folio);
 	folio_put(folio);
 
-	pte_unmap_unlock(ptep, ptl);
+	pte_unmap_unlock(slot, ptl);
 	err = 0;
 out_notify:
-	mmu_notifier_invalidate_range_end(&range);
+	mmu_notifier_invalidate_range_end(&inval);
 	return err;
 }
 
@@ -254,19 +254,19 @@ out_unlock:
 }
 
 /**
- * ksm_break_page - give the mapping at @addr back a private page
+ * ksm_break_page - give the mapping at @where back a private page
  * @vma: a VMA of the mm (mmap_lock held)
- * @addr: page address
+ * @where: page address
  * @lock_vma: take the per-VMA write lock (caller has mmap_lock for write)
  *
  * Only KSM pages and KSM zero pages are touched.  Faults are retried until
  * the KSM page is gone, since a fault may back out on a race.  Returns 0,
  * or -ENOMEM if the fault ran out of memory.
  */
-int ksm_break_page(struct vm_area_struct *vma, unsigned long addr,
+int ksm_break_page(struct vm_area_struct *vma, unsigned long where,
 		   bool lock_vma)
 {
-	vm_fault_t ret = 0;
+	vm_fault_t fault = 0;
 
 	if (lock_vma)
 		vma_start_write(vma);
@@ -277,7 +277,7 @@ int ksm_break_page(struct vm_area_struct *vma, unsigned long addr,
 		bool ksm = false;
 
 		cond_resched();
-		folio = folio_walk_start(&fw, vma, addr,
+		folio = folio_walk_start(&fw, vma, where,
 					 FW_MIGRATION | FW_ZEROPAGE);
 		if (folio) {
 			/* Small folios are mapped by PTEs only. */
@@ -287,18 +287,17 @@ int ksm_break_page(struct vm_area_struct *vma, unsigned long addr,
 		}
 		if (!ksm)
 			return 0;
-		ret = handle_mm_fault(vma, addr,
-				      FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE,
-				      NULL);
+		fault = handle_mm_fault(vma, where, FAULT_FLAG_UNSHARE |
+					FAULT_FLAG_REMOTE, NULL);
 		/*
-		 * SIGBUS/SIGSEGV: the range went away under us, and took the
+		 * SIGBUS/SIGSEGV: the inval went away under us, and took the
 		 * KSM page with it.  OOM (a memcg limit): report it, and leave
 		 * VM_MERGEABLE set so that a later unmerge retries.
 		 */
-		if (ret & (VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_OOM))
+		if (fault & (VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_OOM))
 			break;
 	}
-	return (ret & VM_FAULT_OOM) ? -ENOMEM : 0;
+	return (fault & VM_FAULT_OOM) ? -ENOMEM : 0;
 }
 
 /**
@@ -313,16 +312,14 @@ int ksm_break_page(struct vm_area_struct *vma, unsigned long addr,
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 		      unsigned long end, bool lock_vma)
 {
-	unsigned long addr;
+	unsigned long page;
 	int err = 0;
 
-	for (addr = start; addr < end && !err; addr += PAGE_SIZE) {
+	for (page = start; page < end && !err; page += PAGE_SIZE) {
 		if (ksm_mm_exiting(vma->vm_mm))
 			break;
-		if (signal_pending(current))
-			err = -ERESTARTSYS;
-		else
-			err = ksm_break_page(vma, addr, lock_vma);
+		err = signal_pending(current) ? -ERESTARTSYS :
+			ksm_break_page(vma, page, lock_vma);
 	}
 	return err;
 }

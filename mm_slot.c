@@ -44,6 +44,19 @@ struct ksm_scan_cursor ksm_scan = {
 
 static struct kmem_cache *ksm_mm_slot_cache;
 
+static void ksm_mm_note_advice(struct mm_struct *mm)
+{
+	set_bit(MMF_VM_MERGEABLE, &mm->flags);
+}
+
+/* Unregistered: merge-any advice goes too, if @all (the mm exited). */
+static void ksm_mm_forget_advice(struct mm_struct *mm, bool all)
+{
+	if (all)
+		clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
+	clear_bit(MMF_VM_MERGEABLE, &mm->flags);
+}
+
 static struct ksm_mm_slot *ksm_mm_lookup(struct mm_struct *mm)
 {
 	struct ksm_mm_slot *slot;
@@ -133,7 +146,7 @@ void ksm_mm_unlist(struct ksm_mm_slot *slot)
 	hash_del(&slot->hash);
 	list_del(&slot->link);
 	spin_unlock(&ksm_mm_lock);
-	clear_bit(MMF_VM_MERGEABLE, &slot->mm->flags);
+	ksm_mm_forget_advice(slot->mm, false);
 }
 
 /* Free a slot ksm_mm_unlist() took off the list. */
@@ -163,7 +176,7 @@ int ksm_mm_enter(struct mm_struct *mm)
 	if (ksm_mm_lookup(mm)) {
 		spin_unlock(&ksm_mm_lock);
 		kmem_cache_free(ksm_mm_slot_cache, slot);
-		set_bit(MMF_VM_MERGEABLE, &mm->flags);
+		ksm_mm_note_advice(mm);
 		return 0;
 	}
 	was_empty = list_empty(&ksm_mm_head.link);
@@ -180,7 +193,7 @@ int ksm_mm_enter(struct mm_struct *mm)
 	mmgrab(mm);
 	spin_unlock(&ksm_mm_lock);
 
-	set_bit(MMF_VM_MERGEABLE, &mm->flags);
+	ksm_mm_note_advice(mm);
 	if (was_empty)
 		ksmd_wake();
 	trace_ksm_enter(mm);
@@ -210,8 +223,7 @@ void ksm_mm_exit(struct mm_struct *mm)
 	spin_unlock(&ksm_mm_lock);
 
 	if (free_now) {
-		clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
-		clear_bit(MMF_VM_MERGEABLE, &mm->flags);
+		ksm_mm_forget_advice(mm, true);
 		ksm_mm_slot_free(slot);
 	} else if (slot) {
 		/* Wait out any page-table work ksmd is doing in this mm. */
@@ -238,7 +250,7 @@ static struct mm_struct *ksm_find_unadopted_mm(void)
 		if (t->flags & PF_KTHREAD)
 			continue;
 		mm = READ_ONCE(t->mm);
-		if (!mm || !test_bit(MMF_VM_MERGEABLE, &mm->flags) ||
+		if (!mm || !ksm_mm_advised(mm) ||
 		    ksm_mm_tracked(mm))
 			continue;
 		found = get_task_mm(t);

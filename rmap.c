@@ -4,7 +4,7 @@
  * (reclaim, migration, page_referenced, memory failure), whether a swap-in
  * may map it as it is, and where it went when migration moved it.
  *
- * These run without ksm_thread_mutex, with the KSM folio locked: the
+ * These run without ksmd_mutex, with the KSM folio locked: the
  * folio lock keeps its stable node and the node's list of rmap items from
  * changing under them.
  */

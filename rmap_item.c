@@ -6,7 +6,7 @@
  * page's content hash between scans and, once the page is in an index,
  * where it is filed.
  *
- * Everything here runs under ksm_thread_mutex.
+ * Everything here runs under ksmd_mutex.
  */
 
 #include <linux/slab.h>

@@ -14,7 +14,7 @@
  * emptied, while KSM pages stay in the stable index until they are freed.
  * Also here: unmerging everything (run = 2).
  *
- * Everything here runs under ksm_thread_mutex.
+ * Everything here runs under ksmd_mutex.
  */
 
 #include <linux/freezer.h>
@@ -346,7 +346,7 @@ static void ksm_scan_leave_mm(struct ksm_mm_slot *slot)
 	/* Items past the cursor map pages that are gone. */
 	ksm_items_drop_from(ksm_scan.link);
 
-	if (!ksm_scan.address) {
+	if (!ksm_scan.next_addr) {
 		/*
 		 * No mergeable VMA was left (or the mm is exiting): with
 		 * mmap_lock held, MADV_MERGEABLE cannot race with this.
@@ -381,40 +381,40 @@ static struct ksm_rmap_item *ksm_scan_next(struct page **pagep)
 	if (ksm_mm_is_head(ksm_scan.slot)) {
 		if (!ksm_scan_begin())
 			return NULL;
-		ksm_scan.address = 0;
+		ksm_scan.next_addr = 0;
 		ksm_scan.link = &ksm_scan.slot->items;
 	}
 
 	for (;;) {
 		slot = ksm_scan.slot;
 		mm = slot->mm;
-		vma_iter_init(&vmi, mm, ksm_scan.address);
+		vma_iter_init(&vmi, mm, ksm_scan.next_addr);
 		mmap_read_lock(mm);
 		if (ksm_mm_exiting(mm))
 			goto none_left;
 
 		for_each_vma(vmi, vma) {
-			if (!(vma->vm_flags & VM_MERGEABLE))
+			if (!ksm_vma_advised(vma))
 				continue;
-			if (ksm_scan.address < vma->vm_start)
-				ksm_scan.address = vma->vm_start;
+			if (ksm_scan.next_addr < vma->vm_start)
+				ksm_scan.next_addr = vma->vm_start;
 			if (!vma->anon_vma)
-				ksm_scan.address = vma->vm_end;
+				ksm_scan.next_addr = vma->vm_end;
 
-			while (ksm_scan.address < vma->vm_end) {
+			while (ksm_scan.next_addr < vma->vm_end) {
 				struct ksm_found_page found = {};
 				struct ksm_rmap_item *item;
 
 				if (ksm_mm_exiting(mm))
 					break;
-				if (walk_page_range_vma(vma, ksm_scan.address,
+				if (walk_page_range_vma(vma, ksm_scan.next_addr,
 							vma->vm_end,
 							&ksm_next_page_ops,
 							&found) <= 0) {
-					ksm_scan.address = vma->vm_end;
+					ksm_scan.next_addr = vma->vm_end;
 					break;
 				}
-				ksm_scan.address = found.addr;
+				ksm_scan.next_addr = found.addr;
 				flush_anon_page(vma, found.page, found.addr);
 				flush_dcache_page(found.page);
 
@@ -426,7 +426,7 @@ static struct ksm_rmap_item *ksm_scan_next(struct page **pagep)
 					return NULL;
 				}
 				ksm_scan.link = &item->next;
-				ksm_scan.address += PAGE_SIZE;
+				ksm_scan.next_addr += PAGE_SIZE;
 				if (ksm_should_skip(found.page, item)) {
 					put_page(found.page);
 					cond_resched();
@@ -440,14 +440,14 @@ static struct ksm_rmap_item *ksm_scan_next(struct page **pagep)
 
 		if (ksm_mm_exiting(mm)) {
 none_left:
-			ksm_scan.address = 0;
+			ksm_scan.next_addr = 0;
 			ksm_scan.link = &slot->items;
 		}
 		ksm_scan_leave_mm(slot);
 
 		if (ksm_mm_is_head(ksm_scan.slot))
 			break;
-		ksm_scan.address = 0;
+		ksm_scan.next_addr = 0;
 		ksm_scan.link = &ksm_scan.slot->items;
 	}
 
@@ -485,7 +485,7 @@ static int ksm_unmerge_mm(struct mm_struct *mm)
 	int err;
 
 	for_each_vma(vmi, vma) {
-		if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
+		if (!ksm_vma_advised(vma) || !vma->anon_vma)
 			continue;
 		err = ksm_unmerge_range(vma, vma->vm_start, vma->vm_end,
 					false);

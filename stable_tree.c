@@ -25,7 +25,7 @@
  * to a list of migrated nodes and filed again when ksmd next meets the
  * page.
  *
- * Everything here runs under ksm_thread_mutex, except that the rmap
+ * Everything here runs under ksmd_mutex, except that the rmap
  * items of a KSM page are changed with its folio locked as well.
  */
 

@@ -15,7 +15,7 @@
  * number until ksmd next reaches them, and are then only unflagged.  The
  * table is resized at that point to the number of rmap items.
  *
- * Everything here runs under ksm_thread_mutex.
+ * Everything here runs under ksmd_mutex.
  */
 
 #include <linux/hash.h>
