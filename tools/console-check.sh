@@ -11,16 +11,6 @@
 
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-	echo "usage: $0 LOGFILE" >&2
-	exit 2
-fi
-logfile=$1
-if [ ! -r "$logfile" ]; then
-	echo "console-check: cannot read $logfile" >&2
-	exit 2
-fi
-
 # Fixed strings, matched case-sensitively anywhere in a line.
 patterns=(
 	'BUG:'
@@ -47,16 +37,32 @@ patterns=(
 	'Call Trace:'
 )
 
-args=()
-for p in "${patterns[@]}"; do
-	args+=(-e "$p")
-done
+main() {
+	if [ $# -ne 1 ]; then
+		echo "usage: $0 LOGFILE" >&2
+		exit 2
+	fi
+	local logfile=$1 p hits count
+	local -a args
+	if [ ! -r "$logfile" ]; then
+		echo "console-check: cannot read $logfile" >&2
+		exit 2
+	fi
 
-# The console log has CRs from the serial line; -a in case of stray bytes.
-if hits=$(tr -d '\r' <"$logfile" | grep -a -n -F -C 3 "${args[@]}"); then
-	count=$(tr -d '\r' <"$logfile" | grep -a -c -F "${args[@]}" || true)
-	printf 'console-check: %s: %s suspicious line(s):\n' "$logfile" "$count" >&2
-	printf '%s\n' "$hits"
-	exit 1
-fi
-exit 0
+	for p in "${patterns[@]}"; do
+		args+=(-e "$p")
+	done
+
+	# The console log has CRs from the serial line; -a in case of stray bytes.
+	if hits=$(tr -d '\r' <"$logfile" | grep -a -n -F -C 3 "${args[@]}"); then
+		count=$(tr -d '\r' <"$logfile" | grep -a -c -F "${args[@]}" || true)
+		printf 'console-check: %s: %s suspicious line(s):\n' "$logfile" "$count" >&2
+		printf '%s\n' "$hits"
+		return 1
+	fi
+	return 0
+}
+
+# One line, so a running instance never reads past it if this file is
+# replaced while it runs.
+main "$@"; exit

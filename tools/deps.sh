@@ -30,13 +30,6 @@ PACKAGES=(
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
 
-check_only=0
-case "${1:-}" in
---check) check_only=1 ;;
-"") ;;
-*) echo "usage: $0 [--check]" >&2; exit 2 ;;
-esac
-
 installed_version() {
 	dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null |
 		sed -n 's/^install ok installed //p'
@@ -48,32 +41,10 @@ apt_has_version() {
 		grep -qxF "$2"
 }
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-	[ -n "$(installed_version "$p")" ] || missing+=("$p")
-done
-src_have=$(installed_version "$SRC_PKG")
-src_ok=1
-[ "$src_have" = "$SRC_VER" ] || src_ok=0
-
-if [ "${#missing[@]}" -eq 0 ] && [ "$src_ok" = 1 ]; then
-	log "all dependencies present ($SRC_PKG $SRC_VER)"
-	exit 0
-fi
-if [ "$check_only" = 1 ]; then
-	[ "${#missing[@]}" -eq 0 ] || log "missing: ${missing[*]}"
-	[ "$src_ok" = 1 ] ||
-		log "$SRC_PKG: want $SRC_VER, have ${src_have:-nothing}"
-	exit 1
-fi
-
 SUDO=()
-if [ "$(id -u)" != 0 ]; then
-	command -v sudo >/dev/null || { log "error: run as root"; exit 1; }
-	SUDO=(sudo)
-fi
 apt() {
-	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@"
+	"${SUDO[@]+"${SUDO[@]}"}" env DEBIAN_FRONTEND=noninteractive \
+		apt-get -y -q "$@"
 }
 
 # Refresh the package lists only when something has to be installed, and
@@ -87,30 +58,71 @@ update_once() {
 	fi
 }
 
-if [ "$src_ok" = 0 ]; then
-	if [ -z "$src_have" ] || ! apt_has_version "$SRC_PKG" "$SRC_VER"; then
+main() {
+	check_only=0
+	case "${1:-}" in
+	--check) check_only=1 ;;
+	"") ;;
+	*) echo "usage: $0 [--check]" >&2; exit 2 ;;
+	esac
+
+	# One dpkg-query for all: "name:arch<TAB>status" of what is installed.
+	missing=()
+	local have
+	have=$(dpkg-query -W -f='${Package}\t${Status}\n' "${PACKAGES[@]}" \
+		2>/dev/null | sed -n 's/\tinstall ok installed$//p' || true)
+	for p in "${PACKAGES[@]}"; do
+		grep -qxF "$p" <<<"$have" || missing+=("$p")
+	done
+	src_have=$(installed_version "$SRC_PKG")
+	src_ok=1
+	[ "$src_have" = "$SRC_VER" ] || src_ok=0
+
+	if [ "${#missing[@]}" -eq 0 ] && [ "$src_ok" = 1 ]; then
+		log "all dependencies present ($SRC_PKG $SRC_VER)"
+		exit 0
+	fi
+	if [ "$check_only" = 1 ]; then
+		[ "${#missing[@]}" -eq 0 ] || log "missing: ${missing[*]}"
+		[ "$src_ok" = 1 ] ||
+			log "$SRC_PKG: want $SRC_VER, have ${src_have:-nothing}"
+		exit 1
+	fi
+
+	if [ "$(id -u)" != 0 ]; then
+		command -v sudo >/dev/null || { log "error: run as root"; exit 1; }
+		SUDO=(sudo)
+	fi
+
+	if [ "$src_ok" = 0 ]; then
+		if [ -z "$src_have" ] || ! apt_has_version "$SRC_PKG" "$SRC_VER"; then
+			update_once
+		fi
+		if apt_has_version "$SRC_PKG" "$SRC_VER"; then
+			missing+=("$SRC_PKG=$SRC_VER")
+		elif [ -n "$src_have" ]; then
+			log "warning: $SRC_PKG $SRC_VER is not available from apt;" \
+				"keeping the installed $src_have"
+		else
+			log "warning: $SRC_PKG $SRC_VER is not available from apt;" \
+				"installing the candidate version instead"
+			missing+=("$SRC_PKG")
+		fi
+	fi
+
+	if [ "${#missing[@]}" -gt 0 ]; then
 		update_once
+		log "installing: ${missing[*]}"
+		apt install --no-install-recommends --allow-downgrades "${missing[@]}" >&2
 	fi
-	if apt_has_version "$SRC_PKG" "$SRC_VER"; then
-		missing+=("$SRC_PKG=$SRC_VER")
-	elif [ -n "$src_have" ]; then
-		log "warning: $SRC_PKG $SRC_VER is not available from apt;" \
-			"keeping the installed $src_have"
-	else
-		log "warning: $SRC_PKG $SRC_VER is not available from apt;" \
-			"installing the candidate version instead"
-		missing+=("$SRC_PKG")
+
+	src_have=$(installed_version "$SRC_PKG")
+	if [ "$src_have" != "$SRC_VER" ]; then
+		log "warning: using $SRC_PKG $src_have, kernel/SOURCE_VERSION says $SRC_VER"
 	fi
-fi
+	log "done"
+}
 
-if [ "${#missing[@]}" -gt 0 ]; then
-	update_once
-	log "installing: ${missing[*]}"
-	apt install --no-install-recommends --allow-downgrades "${missing[@]}" >&2
-fi
-
-src_have=$(installed_version "$SRC_PKG")
-if [ "$src_have" != "$SRC_VER" ]; then
-	log "warning: using $SRC_PKG $src_have, kernel/SOURCE_VERSION says $SRC_VER"
-fi
-log "done"
+# One line, so a running instance never reads past it if this file is
+# replaced while it runs.
+main "$@"; exit

@@ -21,6 +21,7 @@ MSIZE=512000
 say() { printf 'ksm-vm: %s\n' "$*"; }
 
 # Leave the VM whatever happens: PID 1 exiting would panic the kernel.
+# shellcheck disable=SC2317 # run from the EXIT trap
 power_off() {
 	sync
 	/bin/busybox poweroff -f 2>/dev/null ||
@@ -43,63 +44,72 @@ mnt() {	# mnt TYPE DIR [OPTIONS]
 		say "cannot mount $type on $dir"
 }
 
-mount -t proc proc /proc
-mnt sysfs /sys
-mnt devtmpfs /dev
-exec </dev/null >/dev/console 2>&1
-mnt devpts /dev/pts "gid=5,mode=620,ptmxmode=666"
-mnt tmpfs /dev/shm "mode=1777"
-mnt tmpfs /run "mode=755"
-mnt tmpfs /tmp "mode=1777"
-mnt tmpfs /var/tmp "mode=1777"
-mnt debugfs /sys/kernel/debug
-mnt tracefs /sys/kernel/tracing
-mnt cgroup2 /sys/fs/cgroup
-mnt hugetlbfs /dev/hugepages
-echo ksm-vm >/proc/sys/kernel/hostname
-/bin/busybox ip link set lo up 2>/dev/null || true
-[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+main() {
+	local cmdline rc
 
-mkdir -p "$OUT"
-mount -t 9p -o "trans=virtio,version=9p2000.L,msize=$MSIZE,cache=none" \
-	ksm_out "$OUT"
+	mount -t proc proc /proc
+	mnt sysfs /sys
+	mnt devtmpfs /dev
+	exec </dev/null >/dev/console 2>&1
+	mnt devpts /dev/pts "gid=5,mode=620,ptmxmode=666"
+	mnt tmpfs /dev/shm "mode=1777"
+	mnt tmpfs /run "mode=755"
+	mnt tmpfs /tmp "mode=1777"
+	mnt tmpfs /var/tmp "mode=1777"
+	mnt debugfs /sys/kernel/debug
+	mnt tracefs /sys/kernel/tracing
+	mnt cgroup2 /sys/fs/cgroup
+	mnt hugetlbfs /dev/hugepages
+	echo ksm-vm >/proc/sys/kernel/hostname
+	/bin/busybox ip link set lo up 2>/dev/null || true
+	[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 
-# vm.sh wrote these on the host: shell-quoted "export NAME=value" lines
-# and the command as one line of shell-quoted words.
-# shellcheck source=/dev/null
-. "$OUT/.vm/env"
-cmdline=$(cat "$OUT/.vm/cmd")
-eval "set -- $cmdline"
-export KSM_OUT=$OUT
+	mkdir -p "$OUT"
+	mount -t 9p -o "trans=virtio,version=9p2000.L,msize=$MSIZE,cache=none" \
+		ksm_out "$OUT"
 
-# Also show the output directory at its host path, so paths recorded on
-# either side agree.
-if [ -n "${KSM_HOST_OUT:-}" ] && [ "$KSM_HOST_OUT" != "$OUT" ] &&
-   mkdir -p "$KSM_HOST_OUT" 2>/dev/null; then
-	mount --bind "$OUT" "$KSM_HOST_OUT" 2>/dev/null || true
-fi
+	# vm.sh wrote these on the host: shell-quoted "export NAME=value" lines
+	# and the command as one line of shell-quoted words.
+	# shellcheck source=/dev/null
+	. "$OUT/.vm/env"
+	cmdline=$(cat "$OUT/.vm/cmd")
+	eval "set -- $cmdline"
+	export KSM_OUT=$OUT
 
-if [ -n "${KSM_VM_ZRAM:-}" ]; then
-	if echo "$KSM_VM_ZRAM" >/sys/block/zram0/disksize &&
-	   mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; then
-		say "zram swap of $KSM_VM_ZRAM on /dev/zram0"
-	else
-		say "cannot set up zram swap"
+	# Also show the output directory at its host path, so paths recorded on
+	# either side agree.
+	if [ -n "${KSM_HOST_OUT:-}" ] && [ "$KSM_HOST_OUT" != "$OUT" ] &&
+	   mkdir -p "$KSM_HOST_OUT" 2>/dev/null; then
+		mount --bind "$OUT" "$KSM_HOST_OUT" 2>/dev/null || true
 	fi
-fi
 
-rc=0
-if ! cd "${KSM_CWD:-/}"; then
-	say "working directory ${KSM_CWD:-} is not visible in the guest"
-	rc=125
-else
-	set +e
-	"$@"
-	rc=$?
-	set -e
-fi
-say "command exited with status $rc"
-echo "$rc" >"$OUT/.vm/status.tmp"
-mv "$OUT/.vm/status.tmp" "$OUT/.vm/status"
-sync
-umount "$OUT" 2>/dev/null || true
+	if [ -n "${KSM_VM_ZRAM:-}" ]; then
+		if echo "$KSM_VM_ZRAM" >/sys/block/zram0/disksize &&
+		   mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; then
+			say "zram swap of $KSM_VM_ZRAM on /dev/zram0"
+		else
+			say "cannot set up zram swap"
+		fi
+	fi
+
+	rc=0
+	if ! cd "${KSM_CWD:-/}"; then
+		say "working directory ${KSM_CWD:-} is not visible in the guest"
+		rc=125
+	else
+		set +e
+		# A subshell, so that even "exit" or "exec" leave PID 1 alone.
+		("$@")
+		rc=$?
+		set -e
+	fi
+	say "command exited with status $rc"
+	echo "$rc" >"$OUT/.vm/status.tmp"
+	mv "$OUT/.vm/status.tmp" "$OUT/.vm/status"
+	sync
+	umount "$OUT" 2>/dev/null || true
+}
+
+# One line, so a running instance never reads past it if this file is
+# replaced while it runs.
+main "$@"; exit

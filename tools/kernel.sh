@@ -249,9 +249,16 @@ verify_config() {
 }
 
 # Remove build dirs of $1 other than $2, then patched trees that no build
-# dir refers to (except $3, the tree just used).
+# dir refers to, except $3 (the tree just used) and the tree for the
+# current kernel/patches (what srcdir hands out).
 prune() {
-	local flavour=$1 keep=$2 keep_tree=$3 d t used fd
+	local flavour=$1 keep=$2 keep_tree=$3 d t used fd snap cur=
+	snap=$(mktemp -d)
+	snapshot_patches "$snap"
+	if [ -n "$(patches_hash "$snap")" ]; then
+		cur=$CACHE/src/patched-$( { source_version; patches_hash "$snap"; } | sha)
+	fi
+	rm -rf "$snap"
 	for d in "$CACHE/build/$flavour"-*; do
 		if [ ! -d "$d" ] || [ "$d" = "$keep" ]; then
 			continue
@@ -262,7 +269,7 @@ prune() {
 	lock src fd
 	for t in "$CACHE/src"/patched-*; do
 		if [ ! -d "$t" ] || [ "${t%.patches}" != "$t" ] ||
-		   [ "$t" = "$keep_tree" ]; then
+		   [ "$t" = "$keep_tree" ] || [ "$t" = "$cur" ]; then
 			continue
 		fi
 		used=0
@@ -373,11 +380,16 @@ cmd_pristine() {
 	printf '%s\n' "$PRISTINE"
 }
 
-[ $# -ge 1 ] || usage
-case "$1" in
-build)    [ $# -eq 2 ] || usage; cmd_build "$2" ;;
-srcdir)   [ $# -eq 2 ] || usage; cmd_srcdir "$2" ;;
-pristine) [ $# -eq 1 ] || usage; cmd_pristine ;;
--h|--help|help) usage ;;
-*) usage ;;
-esac
+main() {
+	[ $# -ge 1 ] || usage
+	case "$1" in
+	build)    [ $# -eq 2 ] || usage; cmd_build "$2" ;;
+	srcdir)   [ $# -eq 2 ] || usage; cmd_srcdir "$2" ;;
+	pristine) [ $# -eq 1 ] || usage; cmd_pristine ;;
+	*) usage ;;
+	esac
+}
+
+# One line, so a running instance never reads past it if this file is
+# replaced while it runs.
+main "$@"; exit

@@ -38,9 +38,10 @@
 # (BUG, WARNING, KASAN, lockdep, ...; see tools/console-check.sh).
 #
 # Environment: KSM_VM_ACCEL=kvm|tcg forces the accelerator. By default KVM
-# is used when /dev/kvm opens and a tiny boot sector runs under it within
-# 2 seconds (result cached per host boot); otherwise TCG
-# (-accel tcg,thread=multi -cpu max). KSM_VM_QEMU overrides the binary.
+# is used (-cpu host) when /dev/kvm opens and a tiny boot sector runs under
+# it, with the same CPU model, within 2 seconds (result cached per host boot
+# in CACHE/kvm-probe); otherwise TCG (-accel tcg,thread=multi -cpu max).
+# KSM_VM_CPU overrides the -cpu model, KSM_VM_QEMU the QEMU binary.
 
 set -euo pipefail
 
@@ -59,97 +60,9 @@ usage() {
 	exit 2
 }
 
-flavour=debug
-kernel=
-out=
-mem=2G
-timeout_s=900
-logfile=
-zram=
-append=
-extra_env=()
-
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--flavour) flavour=${2:?}; kernel=; shift 2 ;;
-	--kernel) kernel=${2:?}; shift 2 ;;
-	--out) out=${2:?}; shift 2 ;;
-	--mem) mem=${2:?}; shift 2 ;;
-	--timeout) timeout_s=${2:?}; shift 2 ;;
-	--log) logfile=${2:?}; shift 2 ;;
-	--zram) zram=${2:?}; shift 2 ;;
-	--env)
-		case "${2:?}" in
-		[A-Za-z_]*=*) extra_env+=("$2") ;;
-		*) die "--env wants NAME=VALUE, got '$2'" ;;
-		esac
-		shift 2 ;;
-	--append) append="$append ${2:?}"; shift 2 ;;
-	--) shift; break ;;
-	-h|--help) usage ;;
-	*) log "unknown argument '$1'"; usage ;;
-	esac
-done
-[ $# -ge 1 ] || usage
-[[ "$timeout_s" =~ ^[0-9]+$ ]] || die "--timeout wants seconds"
-
-# Memory: total and per-node size in MiB.
-if [[ "$mem" =~ ^([0-9]+)[Gg]$ ]]; then
-	mem_mb=$((BASH_REMATCH[1] * 1024))
-elif [[ "$mem" =~ ^([0-9]+)[Mm]$ ]]; then
-	mem_mb=${BASH_REMATCH[1]}
-else
-	die "--mem wants e.g. 2G or 2048M"
-fi
-if [ $((mem_mb % 2)) -ne 0 ] || [ "$mem_mb" -lt 512 ]; then
-	die "--mem must be an even number of MiB, at least 512M"
-fi
-node_mb=$((mem_mb / 2))
-
-# Kernel.
-if [ -z "$kernel" ]; then
-	kdir=$("$REPO/tools/kernel.sh" build "$flavour" | tail -n1)
-	kernel=$kdir/arch/x86/boot/bzImage
-elif [ -d "$kernel" ]; then
-	kernel=$kernel/arch/x86/boot/bzImage
-fi
-[ -f "$kernel" ] || die "no kernel image at $kernel"
-
-# Output directory and log.
-if [ -z "$out" ]; then
-	out=$(mktemp -d "${TMPDIR:-/tmp}/ksm_mod-vm.XXXXXX")
-fi
-mkdir -p "$out"
-out=$(cd "$out" && pwd -P)
-mkdir -p "$out/.vm"
-rm -f "$out/.vm/status" "$out/.vm/status.tmp"
-logfile=${logfile:-$out/console.log}
-mkdir -p "$(dirname "$logfile")"
-: >"$logfile"
-
-# Environment and command for guest-init.sh.
-{
-	for v in PATH HOME LANG LC_ALL TZ; do
-		if [ -n "${!v+set}" ]; then
-			printf 'export %s=%q\n' "$v" "${!v}"
-		fi
-	done
-	while IFS= read -r v; do
-		printf 'export %s=%q\n' "$v" "${!v}"
-	done < <(compgen -e | grep '^KSM_' || true)
-	printf 'export KSM_VM=1\n'
-	printf 'export KSM_CWD=%q\n' "$PWD"
-	printf 'export KSM_HOST_OUT=%q\n' "$out"
-	printf 'export KSM_OUT=%q\n' "$GUEST_OUT"
-	printf 'export KSM_VM_ZRAM=%q\n' "$zram"
-	for kv in "${extra_env[@]+"${extra_env[@]}"}"; do
-		printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
-	done
-} >"$out/.vm/env"
-printf '%q ' "$@" >"$out/.vm/cmd"
-printf '\n' >>"$out/.vm/cmd"
-
-# Accelerator.
+# Can we use KVM? /dev/kvm must open and a boot sector must run under it,
+# with the CPU model we would use, fast enough to beat TCG. The answer is
+# cached per host boot.
 kvm_usable() {
 	local probe=$CACHE/kvm-probe boot_id img start rc elapsed
 	{ exec 3<>/dev/kvm; } 2>/dev/null || return 1
@@ -159,8 +72,8 @@ kvm_usable() {
 		[ "$(sed -n 2p "$probe")" = yes ]
 		return
 	fi
-	# A boot sector that writes to QEMU's isa-debug-exit port: QEMU
-	# exits with status (0x31 << 1) | 1 = 99 once it has run guest code.
+	# The boot sector writes to QEMU's isa-debug-exit port: QEMU exits
+	# with status (0x31 << 1) | 1 = 99 once it has run guest code.
 	img=$(mktemp)
 	printf '\xb0\x31\xe6\xf4\xf4\xeb\xfd' >"$img"
 	truncate -s 510 "$img"
@@ -168,8 +81,9 @@ kvm_usable() {
 	truncate -s 1474560 "$img"
 	start=$(date +%s%N)
 	rc=0
-	timeout 10 "$QEMU" -accel kvm -M pc -nodefaults -display none \
-		-no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
+	timeout 3 "$QEMU" -accel kvm -cpu "${KSM_VM_CPU:-host}" -M q35 \
+		-nodefaults -display none -no-reboot \
+		-device isa-debug-exit,iobase=0xf4,iosize=4 \
 		-drive file="$img",format=raw,if=floppy \
 		</dev/null >/dev/null 2>&1 || rc=$?
 	elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -183,58 +97,160 @@ kvm_usable() {
 	return 1
 }
 
-accel=${KSM_VM_ACCEL:-}
-if [ -z "$accel" ]; then
-	if kvm_usable; then accel=kvm; else accel=tcg; fi
-fi
-case "$accel" in
-kvm) accel_args=(-accel kvm -cpu host) ;;
-tcg) accel_args=(-accel "tcg,thread=multi" -cpu max) ;;
-*) die "KSM_VM_ACCEL must be kvm or tcg" ;;
-esac
+# Write OUT/.vm/env (shell-quoted exports) and OUT/.vm/cmd (the command
+# as shell-quoted words) for guest-init.sh.
+write_guest_files() {
+	local out=$1 zram=$2 v kv
+	shift 2
+	{
+		for v in PATH HOME LANG LC_ALL TZ; do
+			if [ -n "${!v+set}" ]; then
+				printf 'export %s=%q\n' "$v" "${!v}"
+			fi
+		done
+		while IFS= read -r v; do
+			printf 'export %s=%q\n' "$v" "${!v}"
+		done < <(compgen -e | grep '^KSM_' || true)
+		printf 'export KSM_VM=1\n'
+		printf 'export KSM_CWD=%q\n' "$PWD"
+		printf 'export KSM_HOST_OUT=%q\n' "$out"
+		printf 'export KSM_OUT=%q\n' "$GUEST_OUT"
+		printf 'export KSM_VM_ZRAM=%q\n' "$zram"
+		for kv in "${extra_env[@]+"${extra_env[@]}"}"; do
+			printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
+		done
+	} >"$out/.vm/env"
+	{
+		printf '%q ' "$@"
+		printf '\n'
+	} >"$out/.vm/cmd"
+}
 
-rootflags="trans=virtio,version=9p2000.L,msize=$MSIZE,cache=loose"
-cmdline="console=ttyS0,115200 root=ksm_root rootfstype=9p rootflags=$rootflags"
-cmdline="$cmdline ro init=$REPO/tools/guest-init.sh panic=-1"
-cmdline="$cmdline movablecore=25% printk.devkmsg=on$append"
+main() {
+	local flavour=debug kernel='' out='' mem=2G timeout_s=900 logfile='' zram=''
+	local append='' mem_mb node_mb kdir accel cmdline rootflags start
+	local elapsed qrc rc
+	local -a accel_args qemu_args
+	extra_env=()
 
-qemu_args=(
-	-machine q35 "${accel_args[@]}"
-	-smp "2,sockets=2,cores=1,threads=1" -m "${mem_mb}M"
-	-object "memory-backend-ram,id=mem0,size=${node_mb}M"
-	-object "memory-backend-ram,id=mem1,size=${node_mb}M"
-	-numa "node,nodeid=0,cpus=0,memdev=mem0"
-	-numa "node,nodeid=1,cpus=1,memdev=mem1"
-	-nodefaults -no-user-config -display none -vga none -no-reboot
-	-chardev "stdio,id=con0,signal=off" -serial chardev:con0
-	-virtfs "local,path=/,mount_tag=ksm_root,security_model=none,readonly=on,multidevs=remap"
-	-virtfs "local,path=$out,mount_tag=ksm_out,security_model=none,multidevs=remap"
-	-kernel "$kernel" -append "$cmdline"
-)
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--flavour) flavour=${2:?}; kernel=; shift 2 ;;
+		--kernel) kernel=${2:?}; shift 2 ;;
+		--out) out=${2:?}; shift 2 ;;
+		--mem) mem=${2:?}; shift 2 ;;
+		--timeout) timeout_s=${2:?}; shift 2 ;;
+		--log) logfile=${2:?}; shift 2 ;;
+		--zram) zram=${2:?}; shift 2 ;;
+		--env)
+			case "${2:?}" in
+			[A-Za-z_]*=*) extra_env+=("$2") ;;
+			*) die "--env wants NAME=VALUE, got '$2'" ;;
+			esac
+			shift 2 ;;
+		--append) append="$append ${2:?}"; shift 2 ;;
+		--) shift; break ;;
+		-h|--help) usage ;;
+		*) log "unknown argument '$1'"; usage ;;
+		esac
+	done
+	[ $# -ge 1 ] || usage
+	[[ "$timeout_s" =~ ^[0-9]+$ ]] || die "--timeout wants seconds"
 
-log "kernel $kernel, accel $accel, ${mem_mb}M, output $out"
-start=$(date +%s%N)
-set +o pipefail
-timeout --foreground -k 10 "$timeout_s" "$QEMU" "${qemu_args[@]}" </dev/null 2>&1 |
-	sed -u 's/\r$//' | tee -a "$logfile"
-qrc=${PIPESTATUS[0]}
-set -o pipefail
-elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
-log "VM ran for $((elapsed / 1000)).$(printf '%03d' $((elapsed % 1000)))s (QEMU status $qrc), log $logfile"
+	# Memory: total and per-node size in MiB.
+	if [[ "$mem" =~ ^([0-9]+)[Gg]$ ]]; then
+		mem_mb=$((BASH_REMATCH[1] * 1024))
+	elif [[ "$mem" =~ ^([0-9]+)[Mm]$ ]]; then
+		mem_mb=${BASH_REMATCH[1]}
+	else
+		die "--mem wants e.g. 2G or 2048M"
+	fi
+	if [ $((mem_mb % 2)) -ne 0 ] || [ "$mem_mb" -lt 512 ]; then
+		die "--mem must be an even number of MiB, at least 512M"
+	fi
+	node_mb=$((mem_mb / 2))
 
-rc=
-if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-	log "VM timed out after ${timeout_s}s"
-	rc=124
-elif [ ! -f "$out/.vm/status" ]; then
-	log "guest died without recording the command's status"
-	rc=125
-else
-	rc=$(cat "$out/.vm/status")
-	[[ "$rc" =~ ^[0-9]+$ ]] || rc=125
-fi
-if ! "$REPO/tools/console-check.sh" "$logfile"; then
-	log "console check failed (command status $rc)"
-	rc=126
-fi
-exit "$rc"
+	# Kernel.
+	if [ -z "$kernel" ]; then
+		kdir=$("$REPO/tools/kernel.sh" build "$flavour" | tail -n1)
+		kernel=$kdir/arch/x86/boot/bzImage
+	elif [ -d "$kernel" ]; then
+		kernel=$kernel/arch/x86/boot/bzImage
+	fi
+	[ -f "$kernel" ] || die "no kernel image at $kernel"
+
+	# Output directory and log.
+	if [ -z "$out" ]; then
+		out=$(mktemp -d "${TMPDIR:-/tmp}/ksm_mod-vm.XXXXXX")
+	fi
+	mkdir -p "$out"
+	out=$(cd "$out" && pwd -P)
+	mkdir -p "$out/.vm"
+	rm -f "$out/.vm/status" "$out/.vm/status.tmp"
+	logfile=${logfile:-$out/console.log}
+	mkdir -p "$(dirname "$logfile")"
+	: >"$logfile"
+	write_guest_files "$out" "$zram" "$@"
+
+	# Accelerator.
+	accel=${KSM_VM_ACCEL:-}
+	if [ -z "$accel" ]; then
+		if kvm_usable; then accel=kvm; else accel=tcg; fi
+	fi
+	case "$accel" in
+	kvm) accel_args=(-accel kvm -cpu "${KSM_VM_CPU:-host}") ;;
+	tcg) accel_args=(-accel "tcg,thread=multi" -cpu "${KSM_VM_CPU:-max}") ;;
+	*) die "KSM_VM_ACCEL must be kvm or tcg" ;;
+	esac
+
+	rootflags="trans=virtio,version=9p2000.L,msize=$MSIZE,cache=loose"
+	cmdline="console=ttyS0,115200 root=ksm_root rootfstype=9p"
+	cmdline="$cmdline rootflags=$rootflags ro"
+	cmdline="$cmdline init=$REPO/tools/guest-init.sh panic=-1"
+	cmdline="$cmdline movablecore=25% printk.devkmsg=on$append"
+
+	qemu_args=(
+		-machine q35 "${accel_args[@]}"
+		-smp "2,sockets=2,cores=1,threads=1" -m "${mem_mb}M"
+		-object "memory-backend-ram,id=mem0,size=${node_mb}M"
+		-object "memory-backend-ram,id=mem1,size=${node_mb}M"
+		-numa "node,nodeid=0,cpus=0,memdev=mem0"
+		-numa "node,nodeid=1,cpus=1,memdev=mem1"
+		-nodefaults -no-user-config -display none -vga none -no-reboot
+		-chardev "stdio,id=con0,signal=off" -serial chardev:con0
+		-virtfs "local,path=/,mount_tag=ksm_root,security_model=none,readonly=on,multidevs=remap"
+		-virtfs "local,path=$out,mount_tag=ksm_out,security_model=none,multidevs=remap"
+		-kernel "$kernel" -append "$cmdline"
+	)
+
+	log "kernel $kernel, accel $accel, ${mem_mb}M, output $out"
+	start=$(date +%s%N)
+	set +o pipefail
+	timeout --foreground -k 10 "$timeout_s" "$QEMU" "${qemu_args[@]}" \
+		</dev/null 2>&1 | sed -u 's/\r$//' | tee -a "$logfile"
+	qrc=${PIPESTATUS[0]}
+	set -o pipefail
+	elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+	log "VM ran for $((elapsed / 1000)).$(printf '%03d' $((elapsed % 1000)))s" \
+		"(QEMU status $qrc), log $logfile"
+
+	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+		log "VM timed out after ${timeout_s}s"
+		rc=124
+	elif [ ! -f "$out/.vm/status" ]; then
+		log "guest died without recording the command's status"
+		rc=125
+	else
+		rc=$(cat "$out/.vm/status")
+		[[ "$rc" =~ ^[0-9]+$ ]] || rc=125
+	fi
+	if ! "$REPO/tools/console-check.sh" "$logfile"; then
+		log "console check failed (command status $rc)"
+		rc=126
+	fi
+	return "$rc"
+}
+
+# One line, so a running instance never reads past it if this file is
+# replaced while it runs.
+main "$@"; exit
