@@ -23,8 +23,8 @@ say() { printf 'ksm-vm: %s\n' "$*"; }
 # Leave the VM whatever happens: PID 1 exiting would panic the kernel.
 # shellcheck disable=SC2317 # run from the EXIT trap
 power_off() {
-	sync
-	/bin/busybox poweroff -f 2>/dev/null ||
+	$BB sync
+	$BB poweroff -f 2>/dev/null ||
 		echo o >/proc/sysrq-trigger 2>/dev/null || true
 	# Only reached if both failed: panic=-1 plus -no-reboot end QEMU.
 	sleep 5
@@ -32,22 +32,33 @@ power_off() {
 }
 trap power_off EXIT
 
-mounted() { grep -q " $1 " /proc/mounts; }
+# Static busybox applets for the plumbing: every exec of a dynamically
+# linked host binary costs ld.so plus library loads over 9p, which is slow
+# under TCG.
+BB=/bin/busybox
+
+mounted() {	# mounted DIR
+	local _ dir rest
+	while read -r _ dir rest; do
+		[ "$dir" != "$1" ] || return 0
+	done </proc/mounts
+	return 1
+}
 
 mnt() {	# mnt TYPE DIR [OPTIONS]
 	local type=$1 dir=$2 opts=${3:-}
-	mkdir -p "$dir" 2>/dev/null || true
+	[ -d "$dir" ] || $BB mkdir -p "$dir" 2>/dev/null || true
 	if mounted "$dir"; then
 		return 0
 	fi
-	mount -t "$type" ${opts:+-o "$opts"} "$type" "$dir" ||
+	$BB mount -t "$type" ${opts:+-o "$opts"} "$type" "$dir" ||
 		say "cannot mount $type on $dir"
 }
 
 main() {
 	local cmdline rc
 
-	mount -t proc proc /proc
+	$BB mount -t proc proc /proc
 	mnt sysfs /sys
 	mnt devtmpfs /dev
 	exec </dev/null >/dev/console 2>&1
@@ -61,31 +72,31 @@ main() {
 	mnt cgroup2 /sys/fs/cgroup
 	mnt hugetlbfs /dev/hugepages
 	echo ksm-vm >/proc/sys/kernel/hostname
-	/bin/busybox ip link set lo up 2>/dev/null || true
-	[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+	$BB ip link set lo up 2>/dev/null || true
+	[ -e /dev/fd ] || $BB ln -s /proc/self/fd /dev/fd
 
-	mkdir -p "$OUT"
-	mount -t 9p -o "trans=virtio,version=9p2000.L,msize=$MSIZE,cache=none" \
+	$BB mkdir -p "$OUT"
+	$BB mount -t 9p -o "trans=virtio,version=9p2000.L,msize=$MSIZE,cache=none" \
 		ksm_out "$OUT"
 
 	# vm.sh wrote these on the host: shell-quoted "export NAME=value" lines
 	# and the command as one line of shell-quoted words.
 	# shellcheck source=/dev/null
 	. "$OUT/.vm/env"
-	cmdline=$(cat "$OUT/.vm/cmd")
+	cmdline=$(<"$OUT/.vm/cmd")
 	eval "set -- $cmdline"
 	export KSM_OUT=$OUT
 
 	# Also show the output directory at its host path, so paths recorded on
 	# either side agree.
 	if [ -n "${KSM_HOST_OUT:-}" ] && [ "$KSM_HOST_OUT" != "$OUT" ] &&
-	   mkdir -p "$KSM_HOST_OUT" 2>/dev/null; then
-		mount --bind "$OUT" "$KSM_HOST_OUT" 2>/dev/null || true
+	   $BB mkdir -p "$KSM_HOST_OUT" 2>/dev/null; then
+		$BB mount -o bind "$OUT" "$KSM_HOST_OUT" 2>/dev/null || true
 	fi
 
 	if [ -n "${KSM_VM_ZRAM:-}" ]; then
 		if echo "$KSM_VM_ZRAM" >/sys/block/zram0/disksize &&
-		   mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; then
+		   $BB mkswap /dev/zram0 >/dev/null && $BB swapon /dev/zram0; then
 			say "zram swap of $KSM_VM_ZRAM on /dev/zram0"
 		else
 			say "cannot set up zram swap"
@@ -105,9 +116,9 @@ main() {
 	fi
 	say "command exited with status $rc"
 	echo "$rc" >"$OUT/.vm/status.tmp"
-	mv "$OUT/.vm/status.tmp" "$OUT/.vm/status"
-	sync
-	umount "$OUT" 2>/dev/null || true
+	$BB mv "$OUT/.vm/status.tmp" "$OUT/.vm/status"
+	$BB sync
+	$BB umount "$OUT" 2>/dev/null || true
 }
 
 # One line, so a running instance never reads past it if this file is
