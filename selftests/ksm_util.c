@@ -3,7 +3,8 @@
  * ksm_util.c - helpers shared by the KSM selftests.
  *
  * Owns sysfs knob access, knob save/restore, smaps VmFlags lookups and
- * pagemap PFN lookups (see ksm_util.h).
+ * pagemap PFN lookups (see ksm_util.h); for the merge tests also counter
+ * snapshots, scan waits, procfs/smaps/vmstat readers and seeded content.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -375,4 +376,425 @@ long count_shared_pairs(char *area, size_t nr_pairs)
 			shared++;
 	}
 	return shared;
+}
+
+int ksm_read_counters(struct ksm_counters *c)
+{
+	unsigned long zero;
+	int err;
+
+	err = ksm_read_ulong("pages_shared", &c->pages_shared);
+	if (!err)
+		err = ksm_read_ulong("pages_sharing", &c->pages_sharing);
+	if (!err)
+		err = ksm_read_ulong("pages_unshared", &c->pages_unshared);
+	if (!err)
+		err = ksm_read_ulong("ksm_zero_pages", &zero);
+	if (!err)
+		err = ksm_read_ulong("full_scans", &c->full_scans);
+	if (!err)
+		err = ksm_read_ulong("stable_node_chains",
+				     &c->stable_node_chains);
+	if (!err)
+		err = ksm_read_ulong("stable_node_dups", &c->stable_node_dups);
+	c->ksm_zero_pages = err ? 0 : (long)zero;
+	return err;
+}
+
+#define MERGE_KNOBS 6
+
+int ksm_merge_setup(struct ksm_knobs *saved)
+{
+	static const char * const knobs[MERGE_KNOBS][2] = {
+		{ "advisor_mode", "none" },
+		{ "max_page_sharing", "256" },
+		{ "use_zero_pages", "0" },
+		{ "pages_to_scan", "5000" },
+		{ "sleep_millisecs", "10" },
+		{ "run", "1" },
+	};
+	size_t i;
+	int err;
+
+	err = ksm_save_knobs(saved);
+	if (err)
+		return err;
+	/* Leftovers of earlier tests go; stable nodes too, for the knobs. */
+	err = ksm_write_str("run", "2");
+	if (err)
+		return err;
+	if (kernel_has_numa()) {
+		err = ksm_write_str("merge_across_nodes", "1");
+		if (err)
+			return err;
+	}
+	for (i = 0; i < MERGE_KNOBS; i++) {
+		err = ksm_write_str(knobs[i][0], knobs[i][1]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int ksm_merge_teardown(const struct ksm_knobs *saved)
+{
+	int failed = 0;
+
+	if (ksm_write_str("run", "2"))
+		failed++;
+	return failed + ksm_restore_knobs(saved);
+}
+
+int ksm_wait_full_scans(unsigned long scans, unsigned int timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+	unsigned long start, cur;
+	int err;
+
+	err = ksm_read_ulong("full_scans", &start);
+	if (err)
+		return err;
+	for (;;) {
+		err = ksm_read_ulong("full_scans", &cur);
+		if (err)
+			return err;
+		/* run=2 restarts the count: never wait forever on that. */
+		if (cur >= start + scans || cur < start)
+			return 0;
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+		usleep(10000);
+	}
+}
+
+bool ksm_wait_counters(const struct ksm_counters *base, long dshared,
+		       long dsharing, unsigned int timeout_ms)
+{
+	unsigned long want_shared = base->pages_shared + dshared;
+	unsigned long want_sharing = base->pages_sharing + dsharing;
+	struct ksm_counters c;
+
+	return KSM_WAIT_FOR(!ksm_read_counters(&c) &&
+			    c.pages_shared == want_shared &&
+			    c.pages_sharing == want_sharing, timeout_ms);
+}
+
+static FILE *proc_open(pid_t pid, const char *file)
+{
+	char path[64];
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	else
+		snprintf(path, sizeof(path), "/proc/self/%s", file);
+	return fopen(path, "r");
+}
+
+int ksm_read_proc_stat(pid_t pid, struct ksm_proc_stat *st)
+{
+	static const char * const keys[] = {
+		"ksm_rmap_items", "ksm_zero_pages", "ksm_merging_pages",
+		"ksm_process_profit",
+	};
+	long *vals[] = {
+		&st->rmap_items, &st->zero_pages, &st->merging_pages,
+		&st->process_profit,
+	};
+	unsigned int found = 0, i;
+	char line[256], key[64];
+	long v;
+	FILE *f;
+
+	f = proc_open(pid, "ksm_stat");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %ld", key, &v) != 2)
+			continue;
+		for (i = 0; i < 4; i++) {
+			if (!strcmp(key, keys[i])) {
+				*vals[i] = v;
+				found |= 1U << i;
+			}
+		}
+	}
+	fclose(f);
+	return found == 0xf ? 0 : -ENODATA;
+}
+
+long ksm_read_merging_pages(pid_t pid)
+{
+	long v;
+	FILE *f;
+	int n;
+
+	f = proc_open(pid, "ksm_merging_pages");
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%ld", &v);
+	fclose(f);
+	return n == 1 ? v : -ENODATA;
+}
+
+long smaps_field_kb(pid_t pid, const void *addr, const char *field)
+{
+	unsigned long a = (unsigned long)addr, start, end;
+	size_t flen = strlen(field);
+	char line[1024];
+	bool in_vma = false;
+	long ret = -ENOENT;
+	FILE *f;
+
+	f = proc_open(pid, "smaps");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (parse_vma_line(line, &start, &end)) {
+			if (in_vma)
+				break;
+			in_vma = a >= start && a < end;
+			continue;
+		}
+		if (in_vma && !strncmp(line, field, flen) &&
+		    line[flen] == ':') {
+			long kb;
+
+			if (sscanf(line + flen + 1, "%ld kB", &kb) == 1)
+				ret = kb;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+int vmstat_read(const char *name, unsigned long *val)
+{
+	char line[256], key[128];
+	unsigned long v;
+	int ret = -ENOENT;
+	FILE *f;
+
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%127s %lu", key, &v) == 2 &&
+		    !strcmp(key, name)) {
+			*val = v;
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+int64_t pagemap_pfn_pid(pid_t pid, const void *addr)
+{
+	long psize = sysconf(_SC_PAGESIZE);
+	char path[64];
+	uint64_t ent;
+	ssize_t n;
+	int fd;
+
+	if (!pid)
+		return pagemap_pfn(addr);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &ent, sizeof(ent),
+		  (off_t)((uintptr_t)addr / psize) * sizeof(ent));
+	close(fd);
+	if (n != sizeof(ent))
+		return n < 0 ? -errno : -EIO;
+	if (!(ent & (1ULL << 63)))
+		return 0;
+	return ent & ((1ULL << 55) - 1);
+}
+
+int64_t zero_page_pfn(void)
+{
+	char *p = map_private_anon(1);
+	int64_t pfn;
+
+	if (!p)
+		return -ENOMEM;
+	/* A read fault on never-written private memory maps the zero page. */
+	if (madvise(p, sysconf(_SC_PAGESIZE), MADV_POPULATE_READ))
+		pfn = -errno;
+	else
+		pfn = pagemap_pfn(p);
+	munmap(p, sysconf(_SC_PAGESIZE));
+	return pfn;
+}
+
+/* splitmix64: cheap, well spread, never all-zero over a page. */
+static uint64_t mix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+uint64_t ksm_test_seed(const char *tag)
+{
+	struct timespec ts;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *tag; tag++)
+		h = (h ^ (unsigned char)*tag) * 0x100000001b3ULL;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	h ^= (uint64_t)getpid() << 32;
+	h ^= (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return mix64(&h);
+}
+
+void fill_page_seeded(void *page, uint64_t seed)
+{
+	size_t words = sysconf(_SC_PAGESIZE) / sizeof(uint64_t), i;
+	uint64_t *w = page, state = seed;
+
+	for (i = 0; i < words; i++)
+		w[i] = mix64(&state);
+}
+
+bool page_has_seed(const void *page, uint64_t seed)
+{
+	size_t words = sysconf(_SC_PAGESIZE) / sizeof(uint64_t), i;
+	const uint64_t *w = page;
+	uint64_t state = seed;
+
+	for (i = 0; i < words; i++)
+		if (w[i] != mix64(&state))
+			return false;
+	return true;
+}
+
+char *map_private_anon(size_t pages)
+{
+	size_t len = pages * sysconf(_SC_PAGESIZE);
+	char *p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Whole-page KSM only: keep THP out of the way (may be absent). */
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
+int pagemap_pfns(pid_t pid, const void *addr, size_t pages, int64_t *pfns)
+{
+	long psize = sysconf(_SC_PAGESIZE);
+	size_t len = pages * sizeof(uint64_t), i;
+	char path[64];
+	uint64_t *ent;
+	ssize_t n;
+	int fd;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/pagemap");
+	ent = malloc(len);
+	if (!ent)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		free(ent);
+		return -errno;
+	}
+	n = pread(fd, ent, len,
+		  (off_t)((uintptr_t)addr / psize) * sizeof(uint64_t));
+	close(fd);
+	if (n < 0 || (size_t)n != len) {
+		free(ent);
+		return n < 0 ? -errno : -EIO;
+	}
+	for (i = 0; i < pages; i++)
+		pfns[i] = (ent[i] & (1ULL << 63)) ?
+			  (int64_t)(ent[i] & ((1ULL << 55) - 1)) : 0;
+	free(ent);
+	return 0;
+}
+
+int64_t common_pfn(pid_t pid, const void *addr, size_t pages)
+{
+	int64_t *pfns = calloc(pages, sizeof(*pfns)), ret;
+	size_t i;
+	int err;
+
+	if (!pfns)
+		return -ENOMEM;
+	err = pagemap_pfns(pid, addr, pages, pfns);
+	if (err) {
+		free(pfns);
+		return err;
+	}
+	ret = pfns[0];
+	for (i = 1; i < pages && ret; i++)
+		if (pfns[i] != ret)
+			ret = 0;
+	free(pfns);
+	return ret;
+}
+
+int64_t wait_common_pfn(pid_t pid, const void *addr, size_t pages,
+			unsigned int timeout_ms)
+{
+	int64_t pfn = 0;
+
+	KSM_WAIT_FOR((pfn = common_pfn(pid, addr, pages)) != 0, timeout_ms);
+	return pfn > 0 ? pfn : 0;
+}
+
+int pfns_distinct(pid_t pid, const void *addr, size_t pages, int64_t not_pfn)
+{
+	int64_t *pfns = calloc(pages, sizeof(*pfns));
+	size_t i, j;
+	int ret = 1;
+
+	if (!pfns)
+		return -ENOMEM;
+	ret = pagemap_pfns(pid, addr, pages, pfns);
+	if (ret) {
+		free(pfns);
+		return ret;
+	}
+	ret = 1;
+	for (i = 0; i < pages && ret; i++) {
+		if (!pfns[i] || (not_pfn && pfns[i] == not_pfn))
+			ret = 0;
+		for (j = i + 1; j < pages && ret; j++)
+			if (pfns[i] == pfns[j])
+				ret = 0;
+	}
+	free(pfns);
+	return ret;
+}
+
+bool remote_page_has_seed(pid_t pid, const void *addr, uint64_t seed)
+{
+	long psize = sysconf(_SC_PAGESIZE);
+	bool ret = false;
+	char path[64];
+	void *buf;
+	int fd;
+
+	/* A read through /proc/<pid>/mem never breaks COW. */
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	buf = malloc(psize);
+	if (buf && pread(fd, buf, psize, (off_t)(uintptr_t)addr) == psize)
+		ret = page_has_seed(buf, seed);
+	free(buf);
+	close(fd);
+	return ret;
 }

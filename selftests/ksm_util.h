@@ -5,7 +5,9 @@
  * Owns the plumbing the tests share: raw reads and writes of the
  * /sys/kernel/mm/ksm knobs (errno preserved, so tests can check the exact
  * error a store returns), saving and restoring all writable knobs, the VMA
- * flags from /proc/<pid>/smaps, and PFN lookups in /proc/self/pagemap.
+ * flags from /proc/<pid>/smaps, and PFN lookups in /proc/self/pagemap;
+ * for the merge tests, counter snapshots, waits for scans, procfs readers
+ * and page content that is unique to one test run.
  * Nothing here trusts the engine: it only reads what the kernel exposes.
  */
 #ifndef KSM_SELFTEST_UTIL_H
@@ -15,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #define KSM_SYSFS_DIR "/sys/kernel/mm/ksm"
 
@@ -81,5 +84,106 @@ uint64_t now_ms(void);
 char *map_identical_pairs(size_t nr_pairs);
 /* Number of pairs whose two pages map the same PFN, or -errno. */
 long count_shared_pairs(char *area, size_t nr_pairs);
+
+/*
+ * Helpers of the merge tests (ksm_merge_*.c).  Every verdict they feed
+ * comes from page tables, procfs or the global sysfs counters.
+ */
+
+/* The global counters of /sys/kernel/mm/ksm at one moment. */
+struct ksm_counters {
+	unsigned long pages_shared;
+	unsigned long pages_sharing;
+	unsigned long pages_unshared;
+	long ksm_zero_pages;
+	unsigned long full_scans;
+	unsigned long stable_node_chains;
+	unsigned long stable_node_dups;
+};
+
+int ksm_read_counters(struct ksm_counters *c);
+
+/*
+ * Start of a merge test: save every knob into @saved, unmerge everything
+ * (run=2, so leftovers of earlier tests are gone), switch the advisor off,
+ * scan fast (pages_to_scan 5000, sleep_millisecs 10) and start ksmd.
+ * Returns 0 or -errno; on error @saved is valid if saved->nr is non-zero.
+ */
+int ksm_merge_setup(struct ksm_knobs *saved);
+/* End of a merge test: unmerge everything, restore the knobs (run last). */
+int ksm_merge_teardown(const struct ksm_knobs *saved);
+/* Wait until full_scans has grown by @scans; 0 or -ETIMEDOUT / -errno. */
+int ksm_wait_full_scans(unsigned long scans, unsigned int timeout_ms);
+/*
+ * Wait up to @timeout_ms until pages_shared and pages_sharing are @dshared
+ * and @dsharing above @base; true if they got there.
+ */
+bool ksm_wait_counters(const struct ksm_counters *base, long dshared,
+		       long dsharing, unsigned int timeout_ms);
+
+/*
+ * Poll @cond every 10 ms until it holds or @timeout_ms passed; evaluates to
+ * the last value of @cond.
+ */
+#define KSM_WAIT_FOR(cond, timeout_ms)					\
+({									\
+	uint64_t __deadline = now_ms() + (timeout_ms);			\
+	bool __ok;							\
+									\
+	while (!(__ok = (cond)) && now_ms() < __deadline)		\
+		usleep(10000);						\
+	__ok;								\
+})
+
+/* /proc/<pid>/ksm_stat (pid 0: self), 6.12 format. */
+struct ksm_proc_stat {
+	long rmap_items;
+	long zero_pages;
+	long merging_pages;
+	long process_profit;
+};
+
+int ksm_read_proc_stat(pid_t pid, struct ksm_proc_stat *st);
+/* /proc/<pid>/ksm_merging_pages, or -errno. */
+long ksm_read_merging_pages(pid_t pid);
+/*
+ * A "Name:   N kB" field (e.g. "KSM", "Rss") of the VMA containing @addr in
+ * /proc/<pid>/smaps, in kB, or -errno.
+ */
+long smaps_field_kb(pid_t pid, const void *addr, const char *field);
+/* One counter of /proc/vmstat; -ENOENT if the kernel does not show it. */
+int vmstat_read(const char *name, unsigned long *val);
+
+/* pagemap_pfn() of another process (pid 0: self). */
+int64_t pagemap_pfn_pid(pid_t pid, const void *addr);
+/* PFN of the shared zero page, from a read fault on untouched memory. */
+int64_t zero_page_pfn(void);
+
+/* Seed for content that no other test and no other process produces. */
+uint64_t ksm_test_seed(const char *tag);
+/* Fill a page with pseudo-random words derived from @seed. */
+void fill_page_seeded(void *page, uint64_t seed);
+/* Does the page hold exactly what fill_page_seeded(@seed) wrote? */
+bool page_has_seed(const void *page, uint64_t seed);
+/* Private anonymous pages, THP off, not populated; NULL on failure. */
+char *map_private_anon(size_t pages);
+
+/* PFNs of @pages pages from @addr in process @pid (0: self); 0 or -errno. */
+int pagemap_pfns(pid_t pid, const void *addr, size_t pages, int64_t *pfns);
+/*
+ * The PFN all @pages pages from @addr map if it is one and the same present
+ * page, 0 if not, or -errno.
+ */
+int64_t common_pfn(pid_t pid, const void *addr, size_t pages);
+/* Wait up to @timeout_ms for common_pfn() to find one; returns it or 0. */
+int64_t wait_common_pfn(pid_t pid, const void *addr, size_t pages,
+			unsigned int timeout_ms);
+/*
+ * 1 if all @pages pages are present and map pairwise different PFNs, none
+ * of them @not_pfn (pass 0 for no such check); 0 if not; -errno.
+ */
+int pfns_distinct(pid_t pid, const void *addr, size_t pages, int64_t not_pfn);
+/* page_has_seed() on a page of another process, read from /proc/<pid>/mem. */
+bool remote_page_has_seed(pid_t pid, const void *addr, uint64_t seed);
 
 #endif /* KSM_SELFTEST_UTIL_H */
