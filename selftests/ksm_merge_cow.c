@@ -241,6 +241,8 @@ TEST_F_TIMEOUT(merge, write_in_one_process_only, 240)
 		}
 		_exit(0);
 	}
+	close(cmd[0]);
+	close(ack[1]);
 	for (i = 0; i < NR_COW; i++)
 		fill_page_seeded(area + i * psize(), seed);
 	ASSERT_EQ(1, read(ack[0], &c, 1));

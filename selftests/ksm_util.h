@@ -112,7 +112,11 @@ int ksm_read_counters(struct ksm_counters *c);
 int ksm_merge_setup(struct ksm_knobs *saved);
 /* End of a merge test: unmerge everything, restore the knobs (run last). */
 int ksm_merge_teardown(const struct ksm_knobs *saved);
-/* Wait until full_scans has grown by @scans; 0 or -ETIMEDOUT / -errno. */
+/*
+ * Wait until full_scans has grown by @scans; 0 or -ETIMEDOUT / -errno.
+ * ksmd stops scanning (and counting) when no process has mergeable areas
+ * left, so keep one advised while waiting.
+ */
 int ksm_wait_full_scans(unsigned long scans, unsigned int timeout_ms);
 /*
  * Wait up to @timeout_ms until pages_shared and pages_sharing are @dshared
