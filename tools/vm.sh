@@ -81,13 +81,15 @@ kvm_usable() {
 	truncate -s 1474560 "$img"
 	start=$(date +%s%N)
 	rc=0
-	# (The subshell keeps bash's "Aborted" notice off stderr: QEMU
-	# asserts out when KVM rejects the CPU model.)
-	(timeout 3 "$QEMU" -accel kvm -cpu "${KSM_VM_CPU:-host}" -M q35 \
-		-nodefaults -display none -no-reboot \
-		-device isa-debug-exit,iobase=0xf4,iosize=4 \
-		-drive file="$img",format=raw,if=floppy \
-		</dev/null >/dev/null 2>&1) 2>/dev/null || rc=$?
+	# (The braces keep bash's "Aborted" notice off stderr: QEMU asserts
+	# out when KVM rejects the CPU model.)
+	{
+		timeout 3 "$QEMU" -accel kvm -cpu "${KSM_VM_CPU:-host}" -M q35 \
+			-nodefaults -display none -no-reboot \
+			-device isa-debug-exit,iobase=0xf4,iosize=4 \
+			-drive file="$img",format=raw,if=floppy \
+			</dev/null >/dev/null 2>&1 || rc=$?
+	} 2>/dev/null
 	elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
 	rm -f "$img"
 	mkdir -p "$CACHE"
