@@ -254,6 +254,7 @@ run_test ksm_merge_cow "$BIN/ksm_merge_cow"
 run_test ksm_merge_unmerge "$BIN/ksm_merge_unmerge"
 run_test ksm_merge_zero "$BIN/ksm_merge_zero"
 run_test ksm_merge_prctl "$BIN/ksm_merge_prctl"
+run_test ksm_merge_limits "$BIN/ksm_merge_limits"
 
 # 5. Upstream, in the modes of tools/testing/selftests/mm/run_vmtests.sh.
 #    ksm_functional_tests re-executes ./ksm_functional_tests: run in $BIN.
