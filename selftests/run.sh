@@ -255,6 +255,7 @@ run_test ksm_merge_unmerge "$BIN/ksm_merge_unmerge"
 run_test ksm_merge_zero "$BIN/ksm_merge_zero"
 run_test ksm_merge_prctl "$BIN/ksm_merge_prctl"
 run_test ksm_merge_limits "$BIN/ksm_merge_limits"
+run_test ksm_merge_ineligible "$BIN/ksm_merge_ineligible"
 
 # 5. Upstream, in the modes of tools/testing/selftests/mm/run_vmtests.sh.
 #    ksm_functional_tests re-executes ./ksm_functional_tests: run in $BIN.
