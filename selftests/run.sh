@@ -256,6 +256,7 @@ run_test ksm_merge_zero "$BIN/ksm_merge_zero"
 run_test ksm_merge_prctl "$BIN/ksm_merge_prctl"
 run_test ksm_merge_limits "$BIN/ksm_merge_limits"
 run_test ksm_merge_ineligible "$BIN/ksm_merge_ineligible"
+run_test ksm_merge_fork_exit "$BIN/ksm_merge_fork_exit"
 
 # 5. Upstream, in the modes of tools/testing/selftests/mm/run_vmtests.sh.
 #    ksm_functional_tests re-executes ./ksm_functional_tests: run in $BIN.
