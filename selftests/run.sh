@@ -257,6 +257,7 @@ run_test ksm_merge_prctl "$BIN/ksm_merge_prctl"
 run_test ksm_merge_limits "$BIN/ksm_merge_limits"
 run_test ksm_merge_ineligible "$BIN/ksm_merge_ineligible"
 run_test ksm_merge_fork_exit "$BIN/ksm_merge_fork_exit"
+run_test ksm_merge_mremap_mprotect "$BIN/ksm_merge_mremap_mprotect"
 
 # 5. Upstream, in the modes of tools/testing/selftests/mm/run_vmtests.sh.
 #    ksm_functional_tests re-executes ./ksm_functional_tests: run in $BIN.
