@@ -165,14 +165,14 @@ knobs_save() {
 	for f in "$SYSFS"/*; do
 		[ -f "$f" ] && [ -w "$f" ] || continue
 		[ "$(stat -c %a "$f")" = 644 ] || continue
-		saved_knobs[${f##*/}]=$(cat "$f")
+		saved_knobs[${f##*/}]=$(< "$f")
 	done
 }
 
 knob_set() {	# knob_set NAME VALUE: write if different, unmerge on EBUSY
 	local f=$SYSFS/$1
 
-	[ "$(cat "$f" 2>/dev/null)" = "$2" ] && return 0
+	[ "$(< "$f")" = "$2" ] 2>/dev/null && return 0
 	echo "$2" > "$f" 2>/dev/null && return 0
 	echo 2 > "$SYSFS/run"
 	echo "$2" > "$f" || echo "# could not restore $1 to $2"
@@ -183,7 +183,7 @@ knobs_restore() {
 
 	[ -d "$SYSFS" ] && [ ${#saved_knobs[@]} -gt 0 ] || return 0
 	# pages_to_scan only takes writes with the advisor off.
-	[ "$(cat "$SYSFS/advisor_mode")" = "[none] scan-time" ] ||
+	[ "$(< "$SYSFS/advisor_mode")" = "[none] scan-time" ] ||
 		echo none > "$SYSFS/advisor_mode"
 	adv=${saved_knobs[advisor_mode]}
 	for k in "${!saved_knobs[@]}"; do
