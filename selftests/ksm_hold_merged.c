@@ -63,10 +63,10 @@ int main(int argc, char **argv)
 			printf("shared %ld\n", count_shared_pairs(area, pairs));
 		} else if (!strncmp(line, "mg", 2)) {
 			printf("mg %d\n", vma_has_flag(0, area, "mg"));
-		} else if (!strncmp(line, "quit", 4)) {
-			break;
-		} else {
+		} else if (strncmp(line, "quit", 4)) {
 			printf("error unknown command\n");
+		} else {
+			break;
 		}
 	}
 	return 0;

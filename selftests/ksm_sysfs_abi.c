@@ -55,16 +55,14 @@ static bool is_decimal_line(const char *s, bool is_signed)
 	return p[0] == '\n' && p[1] == '\0';
 }
 
-#define REQUIRE_KSM() do { \
-	if (!ksm_sysfs_present()) \
-		SKIP(return, "no " KSM_SYSFS_DIR " (no KSM engine present)"); \
-} while (0)
+#define NO_KSM "no " KSM_SYSFS_DIR " (no KSM engine present)"
 
 TEST(directory)
 {
 	struct stat st;
 
-	REQUIRE_KSM();
+	if (!ksm_sysfs_present())
+		SKIP(return, NO_KSM);
 	ASSERT_EQ(0, stat(KSM_SYSFS_DIR, &st));
 	EXPECT_TRUE(S_ISDIR(st.st_mode));
 	EXPECT_EQ(0755U, st.st_mode & 07777);
@@ -78,8 +76,9 @@ TEST(file_set)
 	size_t i, nr = 0, expected = 0;
 	DIR *d;
 
-	REQUIRE_KSM();
-	ASSERT_LE(ksm_nr_files, sizeof(seen) / sizeof(seen[0]));
+	if (!ksm_sysfs_present())
+		SKIP(return, NO_KSM);
+	ASSERT_LE(ksm_nr_files, ARRAY_SIZE(seen));
 	d = opendir(KSM_SYSFS_DIR);
 	ASSERT_NE(NULL, d);
 	while ((de = readdir(d))) {
@@ -125,7 +124,8 @@ TEST(file_modes)
 	struct stat st;
 	size_t i;
 
-	REQUIRE_KSM();
+	if (!ksm_sysfs_present())
+		SKIP(return, NO_KSM);
 	for (i = 0; i < ksm_nr_files; i++) {
 		const struct ksm_file *f = &ksm_files[i];
 		unsigned int want = f->writable ? 0644 : 0444;
@@ -151,7 +151,8 @@ TEST(read_format)
 	char buf[128];
 	size_t i;
 
-	REQUIRE_KSM();
+	if (!ksm_sysfs_present())
+		SKIP(return, NO_KSM);
 	for (i = 0; i < ksm_nr_files; i++) {
 		const struct ksm_file *f = &ksm_files[i];
 		unsigned long v;
@@ -196,7 +197,8 @@ TEST(read_only_files_refuse_writes)
 	size_t i;
 	int fd;
 
-	REQUIRE_KSM();
+	if (!ksm_sysfs_present())
+		SKIP(return, NO_KSM);
 	/*
 	 * kernfs refuses FMODE_WRITE on an attribute without a store method
 	 * with -EACCES at open(), whatever the caller's capabilities.
@@ -228,7 +230,8 @@ TEST(writable_files_open_rw)
 	size_t i;
 	int fd;
 
-	REQUIRE_KSM();
+	if (!ksm_sysfs_present())
+		SKIP(return, NO_KSM);
 	for (i = 0; i < ksm_nr_files; i++) {
 		const struct ksm_file *f = &ksm_files[i];
 
@@ -246,7 +249,8 @@ TEST(no_new_files)
 {
 	int fd;
 
-	REQUIRE_KSM();
+	if (!ksm_sysfs_present())
+		SKIP(return, NO_KSM);
 	/* sysfs directories cannot be written to by userspace, even root. */
 	fd = open(KSM_SYSFS_DIR "/ksm_selftest_bogus", O_WRONLY | O_CREAT, 0644);
 	EXPECT_EQ(-1, fd);
@@ -296,8 +300,9 @@ TEST(defaults)
 
 	if (!fresh || strcmp(fresh, "1"))
 		SKIP(return, "KSM state may not be fresh (set KSM_SYSFS_FRESH=1)");
-	REQUIRE_KSM();
-	for (i = 0; i < sizeof(ksm_defaults) / sizeof(ksm_defaults[0]); i++) {
+	if (!ksm_sysfs_present())
+		SKIP(return, NO_KSM);
+	for (i = 0; i < ARRAY_SIZE(ksm_defaults); i++) {
 		const char *name = ksm_defaults[i].name;
 
 		if (!strcmp(name, "merge_across_nodes") && !kernel_has_numa())

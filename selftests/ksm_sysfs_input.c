@@ -42,22 +42,25 @@ struct input_case {
 #define ACCEPT(_in, _shows)	{ _in, 0, _shows }
 #define REJECT(_in, _err)	{ _in, _err, NULL }
 
-/* Refused by every numeric knob (kstrto*() syntax errors). */
-#define BAD_SYNTAX(_err_overflow)				\
-	REJECT("abc", EINVAL),					\
-	REJECT("\n", EINVAL),					\
-	REJECT("0x10", EINVAL),					\
-	REJECT(" 1", EINVAL),					\
-	REJECT("1 ", EINVAL),					\
-	REJECT("1.5", EINVAL),					\
-	REJECT("1a", EINVAL),					\
-	REJECT("++1", EINVAL),					\
-	REJECT("1\n\n", EINVAL),				\
-	REJECT("18446744073709551616", _err_overflow),		\
-	ACCEPT("", NULL)	/* zero-length write: no-op */
+/*
+ * Refused by every numeric knob (kstrto*() syntax errors); the overflow
+ * "18446744073709551616" is checked separately, its errno depends on the
+ * knob.
+ */
+static const struct input_case bad_syntax_cases[] = {
+	REJECT("abc", EINVAL),
+	REJECT("\n", EINVAL),
+	REJECT("0x10", EINVAL),
+	REJECT(" 1", EINVAL),
+	REJECT("1 ", EINVAL),
+	REJECT("1.5", EINVAL),
+	REJECT("1a", EINVAL),
+	REJECT("++1", EINVAL),
+	REJECT("1\n\n", EINVAL),
+	ACCEPT("", NULL),	/* zero-length write: no-op */
+};
 
 static const struct input_case uint_cases[] = {
-	BAD_SYNTAX(EINVAL),
 	REJECT("-1", EINVAL),
 	REJECT("4294967296", EINVAL),
 	ACCEPT("0", "0"),
@@ -69,7 +72,6 @@ static const struct input_case uint_cases[] = {
 };
 
 static const struct input_case run_cases[] = {
-	BAD_SYNTAX(EINVAL),
 	REJECT("-1", EINVAL),
 	REJECT("3", EINVAL),
 	REJECT("4294967296", EINVAL),
@@ -80,7 +82,6 @@ static const struct input_case run_cases[] = {
 };
 
 static const struct input_case merge_across_nodes_cases[] = {
-	BAD_SYNTAX(ERANGE),
 	REJECT("-1", EINVAL),
 	REJECT("2", EINVAL),
 	REJECT("4294967297", EINVAL),
@@ -91,7 +92,6 @@ static const struct input_case merge_across_nodes_cases[] = {
 };
 
 static const struct input_case max_page_sharing_cases[] = {
-	BAD_SYNTAX(ERANGE),
 	REJECT("-1", EINVAL),
 	REJECT("0", EINVAL),
 	REJECT("1", EINVAL),
@@ -138,7 +138,6 @@ static const struct input_case bool_cases[] = {
 };
 
 static const struct input_case ulong_cases[] = {
-	BAD_SYNTAX(EINVAL),
 	REJECT("-1", EINVAL),
 	ACCEPT("0", "0"),
 	ACCEPT("1", "1"),
@@ -150,7 +149,6 @@ static const struct input_case ulong_cases[] = {
 
 /* Stored in an unsigned int in 6.12: values above UINT_MAX are not tried. */
 static const struct input_case advisor_max_cpu_cases[] = {
-	BAD_SYNTAX(EINVAL),
 	REJECT("-1", EINVAL),
 	ACCEPT("0", "0"),
 	ACCEPT("1", "1"),
@@ -161,7 +159,6 @@ static const struct input_case advisor_max_cpu_cases[] = {
 };
 
 static const struct input_case advisor_target_scan_time_cases[] = {
-	BAD_SYNTAX(EINVAL),
 	REJECT("-1", EINVAL),
 	REJECT("0", EINVAL),
 	REJECT("0\n", EINVAL),
@@ -191,8 +188,6 @@ static const struct input_case advisor_mode_cases[] = {
 	ACCEPT("none\n", "[none] scan-time"),
 };
 
-#define NR(a) (sizeof(a) / sizeof((a)[0]))
-
 /* Printable form of an input for the log. */
 static const char *show_input(const char *in, char *buf, size_t size)
 {
@@ -214,15 +209,13 @@ static const char *show_input(const char *in, char *buf, size_t size)
  * Set @knob to @start, then try every case; a refused write must leave the
  * value where it was, an accepted one must show the documented value.
  */
-static void check_cases(struct __test_metadata *_metadata, const char *knob,
-			const char *start, const struct input_case *c, size_t n)
+static void try_cases(struct __test_metadata *_metadata, const char *knob,
+		      const struct input_case *c, size_t n)
 {
 	char before[KSM_KNOB_LEN], after[KSM_KNOB_LEN], in[64];
 	size_t i;
 	int err;
 
-	ASSERT_EQ(0, ksm_write_str(knob, start))
-		TH_LOG("cannot set %s to %s", knob, start);
 	for (i = 0; i < n; i++) {
 		ASSERT_EQ(0, ksm_read_str(knob, before, sizeof(before)));
 		err = ksm_write_str(knob, c[i].in);
@@ -242,6 +235,28 @@ static void check_cases(struct __test_metadata *_metadata, const char *knob,
 				       in, before, after);
 		}
 	}
+}
+
+/*
+ * The knob's own cases; for a numeric knob (@overflow_err non-zero) also the
+ * syntax errors every kstrto*() refuses and a 65-bit number.
+ */
+static void check_cases(struct __test_metadata *_metadata, const char *knob,
+			const char *start, const struct input_case *c, size_t n,
+			int overflow_err)
+{
+	const struct input_case overflow[] = {
+		REJECT("18446744073709551616", overflow_err),
+	};
+
+	ASSERT_EQ(0, ksm_write_str(knob, start))
+		TH_LOG("cannot set %s to %s", knob, start);
+	if (overflow_err) {
+		try_cases(_metadata, knob, bad_syntax_cases,
+			  ARRAY_SIZE(bad_syntax_cases));
+		try_cases(_metadata, knob, overflow, ARRAY_SIZE(overflow));
+	}
+	try_cases(_metadata, knob, c, n);
 }
 
 FIXTURE(knobs)
@@ -277,27 +292,28 @@ static void unmerge_all(struct __test_metadata *_metadata)
 TEST_F(knobs, sleep_millisecs)
 {
 	check_cases(_metadata, "sleep_millisecs", "37", uint_cases,
-		    NR(uint_cases));
+		    ARRAY_SIZE(uint_cases), EINVAL);
 }
 
 TEST_F(knobs, pages_to_scan)
 {
 	ASSERT_EQ(0, ksm_write_str("advisor_mode", "none"));
 	check_cases(_metadata, "pages_to_scan", "37", uint_cases,
-		    NR(uint_cases));
+		    ARRAY_SIZE(uint_cases), EINVAL);
 }
 
 TEST_F(knobs, stable_node_chains_prune_millisecs)
 {
 	check_cases(_metadata, "stable_node_chains_prune_millisecs", "37",
-		    uint_cases, NR(uint_cases));
+		    uint_cases, ARRAY_SIZE(uint_cases), EINVAL);
 }
 
 TEST_F(knobs, run)
 {
 	char buf[KSM_KNOB_LEN];
 
-	check_cases(_metadata, "run", "0", run_cases, NR(run_cases));
+	check_cases(_metadata, "run", "0", run_cases, ARRAY_SIZE(run_cases),
+		    EINVAL);
 
 	/* The three states show as written. */
 	ASSERT_EQ(0, ksm_write_str("run", "1"));
@@ -323,56 +339,59 @@ TEST_F(knobs, merge_across_nodes)
 		SKIP(return, "no CONFIG_NUMA: merge_across_nodes does not exist");
 	unmerge_all(_metadata);
 	check_cases(_metadata, "merge_across_nodes", "1",
-		    merge_across_nodes_cases, NR(merge_across_nodes_cases));
+		    merge_across_nodes_cases,
+		    ARRAY_SIZE(merge_across_nodes_cases), ERANGE);
 }
 
 TEST_F(knobs, max_page_sharing)
 {
 	unmerge_all(_metadata);
 	check_cases(_metadata, "max_page_sharing", "37",
-		    max_page_sharing_cases, NR(max_page_sharing_cases));
+		    max_page_sharing_cases,
+		    ARRAY_SIZE(max_page_sharing_cases), ERANGE);
 }
 
 TEST_F(knobs, use_zero_pages)
 {
 	check_cases(_metadata, "use_zero_pages", "1", bool_cases,
-		    NR(bool_cases));
+		    ARRAY_SIZE(bool_cases), 0);
 }
 
 TEST_F(knobs, smart_scan)
 {
-	check_cases(_metadata, "smart_scan", "1", bool_cases, NR(bool_cases));
+	check_cases(_metadata, "smart_scan", "1", bool_cases,
+		    ARRAY_SIZE(bool_cases), 0);
 }
 
 TEST_F(knobs, advisor_mode)
 {
 	check_cases(_metadata, "advisor_mode", "none", advisor_mode_cases,
-		    NR(advisor_mode_cases));
+		    ARRAY_SIZE(advisor_mode_cases), 0);
 }
 
 TEST_F(knobs, advisor_max_cpu)
 {
 	check_cases(_metadata, "advisor_max_cpu", "37", advisor_max_cpu_cases,
-		    NR(advisor_max_cpu_cases));
+		    ARRAY_SIZE(advisor_max_cpu_cases), EINVAL);
 }
 
 TEST_F(knobs, advisor_min_pages_to_scan)
 {
 	check_cases(_metadata, "advisor_min_pages_to_scan", "37", ulong_cases,
-		    NR(ulong_cases));
+		    ARRAY_SIZE(ulong_cases), EINVAL);
 }
 
 TEST_F(knobs, advisor_max_pages_to_scan)
 {
 	check_cases(_metadata, "advisor_max_pages_to_scan", "37", ulong_cases,
-		    NR(ulong_cases));
+		    ARRAY_SIZE(ulong_cases), EINVAL);
 }
 
 TEST_F(knobs, advisor_target_scan_time)
 {
 	check_cases(_metadata, "advisor_target_scan_time", "37",
 		    advisor_target_scan_time_cases,
-		    NR(advisor_target_scan_time_cases));
+		    ARRAY_SIZE(advisor_target_scan_time_cases), EINVAL);
 }
 
 /*
@@ -504,8 +523,9 @@ TEST_F_TIMEOUT(knobs, ebusy_while_merged, 180)
 	snprintf(buf, sizeof(buf), "%lu", mps);
 	EXPECT_EQ(0, ksm_write_str("max_page_sharing", buf));
 	if (mas >= 0) {
-		EXPECT_EQ(EBUSY, -ksm_write_str("merge_across_nodes",
-						 mas ? "0" : "1"));
+		const char *flip = mas ? "0" : "1";
+
+		EXPECT_EQ(EBUSY, -ksm_write_str("merge_across_nodes", flip));
 		ASSERT_EQ(0, ksm_read_str("merge_across_nodes", buf,
 					  sizeof(buf)));
 		EXPECT_EQ(mas, atoi(buf));

@@ -19,6 +19,10 @@
 
 #include "ksm_util.h"
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 /* The upstream 6.12 attribute list (mm/ksm.c ksm_attrs[]). */
 const struct ksm_file ksm_files[] = {
 	{ "sleep_millisecs",			true,	false },
@@ -47,7 +51,7 @@ const struct ksm_file ksm_files[] = {
 	{ "advisor_target_scan_time",		true,	false },
 };
 
-const size_t ksm_nr_files = sizeof(ksm_files) / sizeof(ksm_files[0]);
+const size_t ksm_nr_files = ARRAY_SIZE(ksm_files);
 
 bool kernel_is_6_12(void)
 {
@@ -291,8 +295,8 @@ int vma_has_flag(pid_t pid, const void *addr, const char *flag)
 			if (!in_vma)
 				continue;
 			ret = 0;
-			for (tok = strtok_r(line + 8, " \n", &save); tok;
-			     tok = strtok_r(NULL, " \n", &save))
+			for (tok = strtok_r(line + 8, "\n\t ", &save); tok;
+			     tok = strtok_r(NULL, "\n\t ", &save))
 				if (!strcmp(tok, flag))
 					ret = 1;
 			break;
