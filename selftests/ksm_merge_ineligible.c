@@ -252,9 +252,9 @@ TEST_F_TIMEOUT(merge, hugetlb, 240)
 	for (i = 0; i < pages; i++) {
 		EXPECT_NE(pfn, pfns[i]);
 		EXPECT_NE(0, pfns[i]);
-		if (i % per_huge) {
-			EXPECT_EQ(pfns[i - 1] + 1, pfns[i]) TH_LOG("page %zu", i);
-		}
+		/* Within a huge page the frames follow each other. */
+		EXPECT_EQ(i % per_huge ? pfns[i - 1] + 1 : pfns[i], pfns[i])
+			TH_LOG("page %zu", i);
 	}
 	EXPECT_NE(pfns[0], pfns[per_huge]);
 	EXPECT_TRUE(all_have_seed(area, pages, seed));

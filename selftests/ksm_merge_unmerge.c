@@ -258,13 +258,20 @@ TEST_F_TIMEOUT(merge, run_2_unmerges_all, 300)
 
 /* Shared between the test and its writer child. */
 struct busy_ctl {
-	int go;
-	int stop;
+	unsigned long go;
+	unsigned long stop;
 	unsigned long writes;
 };
 
-#define CTL_GET(field)		__atomic_load_n(&ctl->field, __ATOMIC_SEQ_CST)
-#define CTL_SET(field, v)	__atomic_store_n(&ctl->field, v, __ATOMIC_SEQ_CST)
+static unsigned long ctl_get(unsigned long *field)
+{
+	return __atomic_load_n(field, __ATOMIC_SEQ_CST);
+}
+
+static void ctl_set(unsigned long *field, unsigned long v)
+{
+	__atomic_store_n(field, v, __ATOMIC_SEQ_CST);
+}
 
 /*
  * The writer: keeps a private model of every page, checks a page against
@@ -286,17 +293,18 @@ static int busy_writer(struct busy_ctl *ctl, char *area, uint64_t seed,
 	}
 	if (write(ready_fd, "r", 1) != 1)
 		return 11;
-	while (!CTL_GET(go))
+	while (!ctl_get(&ctl->go))
 		usleep(1000);
-	while (!CTL_GET(stop) || n < 2 * NR_BUSY) {
+	while (!ctl_get(&ctl->stop) || n < 2 * NR_BUSY) {
 		size_t page = n % NR_BUSY, w = (n / NR_BUSY * 7 + page) % words;
 		uint64_t *a = (uint64_t *)(area + page * psize());
 		uint64_t *m = (uint64_t *)(model + page * psize());
 
 		if (memcmp(a, m, psize()))
 			return 12;
-		a[w] = m[w] = seed ^ (n + 1);
-		CTL_SET(writes, ++n);
+		m[w] = seed ^ (n + 1);
+		a[w] = m[w];
+		ctl_set(&ctl->writes, ++n);
 		usleep(200);
 	}
 	for (i = 0; i < NR_BUSY; i++)
@@ -341,16 +349,16 @@ TEST_F_TIMEOUT(merge, run_2_while_writing, 300)
 	pfn = wait_common_pfn(pid, area, NR_BUSY, MERGE_TIMEOUT_MS);
 	ASSERT_NE(0, pfn) TH_LOG("the writer's pages did not merge");
 
-	CTL_SET(go, 1);
+	ctl_set(&ctl->go, 1);
 	/* Unmerge while the writer is part-way through its first pass. */
-	KSM_WAIT_FOR(CTL_GET(writes) >= NR_BUSY / 4, 10000);
-	at_unmerge = CTL_GET(writes);
+	KSM_WAIT_FOR(ctl_get(&ctl->writes) >= NR_BUSY / 4, 10000);
+	at_unmerge = ctl_get(&ctl->writes);
 	ASSERT_EQ(0, ksm_write_str("run", "2"));
 	TH_LOG("run=2 after %lu of the writer's writes", at_unmerge);
 	ASSERT_EQ(0, ksm_read_counters(&c));
 	EXPECT_EQ(0UL, c.pages_shared);
 	EXPECT_EQ(0UL, c.pages_sharing);
-	CTL_SET(stop, 1);
+	ctl_set(&ctl->stop, 1);
 
 	/* The writer checked every page; now look at its frames. */
 	if (read(done[0], &ch, 1) == 1)
