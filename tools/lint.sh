@@ -38,12 +38,15 @@ mapfile -t test_files < <(git ls-files 'selftests/*.c' 'selftests/*.h')
 result $? "checkpatch --strict: module sources"
 
 # The harness's TEST()/FIXTURE() macros look like function definitions
-# without a type to checkpatch; that is the only thing tolerated here.
-"${checkpatch[@]}" --ignore SPACING,OPEN_BRACE --file "${test_files[@]}"
+# without a type to checkpatch, and user space uses the <stdint.h> types:
+# those are the only things tolerated here.
+"${checkpatch[@]}" --ignore SPACING,OPEN_BRACE,PREFER_KERNEL_TYPES \
+	--file "${test_files[@]}"
 result $? "checkpatch --strict: selftests"
 
-# A new file under mm/ is covered by MAINTAINERS' "F: mm/" entry.
-"${checkpatch[@]}" --ignore FILE_PATH_CHANGES kernel/patches/*.patch
+# A new file under mm/ is covered by MAINTAINERS' "F: mm/" entry.  Absolute
+# paths: checkpatch takes a relative path under kernel/ for a source file.
+"${checkpatch[@]}" --ignore FILE_PATH_CHANGES "$REPO"/kernel/patches/*.patch
 result $? "checkpatch --strict: kernel/patches"
 
 out=$CACHE/module/lint-$flavour
@@ -52,7 +55,14 @@ log=$(mktemp)
 KSM_MODULE_OUT=$out "$REPO/tools/module.sh" build "$flavour" W=1 C=2 \
 	>/dev/null 2>"$log"
 rc=$?
-if [ $rc -eq 0 ] && grep -E 'warning:|error:' "$log"; then
+# Sparse cannot see the page-table lock (and RCU) that folio_walk_start(),
+# page_vma_mapped_walk() and pte_offset_map_lock() take for their caller,
+# so it reports a context imbalance wherever the lock is then dropped:
+# upstream mm/ksm.c gets the same five.  Those five, and nothing else.
+allowed='context imbalance in .(ksm_unstable_page|ksm_write_protect|'
+allowed+='ksm_replace_page|ksm_break_page|ksm_next_page_pmd). - unexpected unlock'
+if [ $rc -eq 0 ] &&
+   grep -E 'warning:|error:' "$log" | grep -vE "$allowed"; then
 	rc=1
 fi
 [ $rc -eq 0 ] || tail -n 40 "$log"
