@@ -14,6 +14,10 @@
 #       directory: it holds arch/x86/boot/bzImage and is the KDIR for
 #       out-of-tree modules (make -C KDIR M=... modules). Progress goes to
 #       stderr (and to KDIR/.ksm_mod-build.log).
+#   tools/kernel.sh config <debug|release|stock>
+#       Only configure the flavour (in CACHE/config/FLAVOUR), check that
+#       every option the fragments ask for is set, print the .config path.
+#       Seconds instead of minutes: for editing kernel/configs/.
 #   tools/kernel.sh srcdir <debug|release|stock>
 #       Print the source tree of the flavour (patched or pristine),
 #       preparing it if needed.
@@ -31,6 +35,7 @@
 #   CACHE/src/patched-HASH.patches/     the exact patch files applied
 #   CACHE/build/FLAVOUR-HASH            O= build dir, complete when it holds
 #                                       .ksm_mod-built
+#   CACHE/config/FLAVOUR                scratch dir of "config"
 #   CACHE/locks/                        flock files
 # HASH covers the source package version, the patches (patched flavours),
 # the config fragments, the toolchain and RECIPE below. Building a flavour
@@ -283,9 +288,31 @@ prune() {
 	exec {fd}>&-
 }
 
+# configure TREE OUT FLAVOUR: tinyconfig, merge the fragments, olddefconfig,
+# then check that every requested option survived.
+configure() {
+	local tree=$1 out=$2 flavour=$3 rc=0
+	local -a mk=(make -C "$tree" O="$out" ARCH=x86_64)
+	mkdir -p "$out"
+	{
+		"${mk[@]}" tinyconfig &&
+		"$tree/scripts/kconfig/merge_config.sh" -m -O "$out" \
+			"$out/.config" "$CONFIGS/common.config" \
+			"$CONFIGS/$flavour.config" &&
+		"${mk[@]}" olddefconfig
+	} >>"$out/.ksm_mod-build.log" 2>&1 || rc=$?
+	if [ "$rc" != 0 ]; then
+		tail -n 40 "$out/.ksm_mod-build.log" >&2
+		die "configuring $flavour failed (log: $out/.ksm_mod-build.log)"
+	fi
+	verify_config "$out/.config" "$CONFIGS/common.config" \
+		"$CONFIGS/$flavour.config" ||
+		die "$flavour config is incomplete; fix kernel/configs/"
+}
+
 cmd_build() {
 	local flavour=$1 ver snap tree tree_id h out fd jobs rc
-	local mk
+	local -a mk
 	check_flavour "$flavour"
 	ver=$(source_version)
 	snap=$(mktemp -d)
@@ -321,21 +348,8 @@ cmd_build() {
 		mk=(make -C "$tree" O="$out" ARCH=x86_64)
 		log "building $flavour in $out (source $tree, -j$jobs)"
 		: >"$out/.ksm_mod-build.log"
+		configure "$tree" "$out" "$flavour"
 		rc=0
-		{
-			"${mk[@]}" tinyconfig &&
-			"$tree/scripts/kconfig/merge_config.sh" -m -O "$out" \
-				"$out/.config" "$CONFIGS/common.config" \
-				"$CONFIGS/$flavour.config" &&
-			"${mk[@]}" olddefconfig
-		} >>"$out/.ksm_mod-build.log" 2>&1 || rc=$?
-		if [ "$rc" != 0 ]; then
-			tail -n 40 "$out/.ksm_mod-build.log" >&2
-			die "configuring $flavour failed (log: $out/.ksm_mod-build.log)"
-		fi
-		verify_config "$out/.config" "$CONFIGS/common.config" \
-			"$CONFIGS/$flavour.config" ||
-			die "$flavour config is incomplete; fix kernel/configs/"
 		if [ "${KSM_KERNEL_QUIET:-0}" = 1 ]; then
 			"${mk[@]}" -j"$jobs" bzImage modules modules_prepare \
 				>>"$out/.ksm_mod-build.log" 2>&1 || rc=$?
@@ -362,6 +376,27 @@ cmd_build() {
 	printf '%s\n' "$out"
 }
 
+cmd_config() {
+	local flavour=$1 ver snap tree out fd
+	check_flavour "$flavour"
+	ver=$(source_version)
+	snap=$(mktemp -d)
+	# shellcheck disable=SC2064 # expand now: snap is local
+	trap "rm -rf '$snap'" EXIT
+	if is_patched "$flavour"; then
+		snapshot_patches "$snap"
+	fi
+	lock "config-$flavour" fd
+	tree=$(ensure_tree "$ver" "$snap")
+	out=$CACHE/config/$flavour
+	rm -rf "$out"
+	mkdir -p "$out"
+	: >"$out/.ksm_mod-build.log"
+	configure "$tree" "$out" "$flavour"
+	exec {fd}>&-
+	printf '%s\n' "$out/.config"
+}
+
 cmd_srcdir() {
 	local flavour=$1 ver snap
 	check_flavour "$flavour"
@@ -384,6 +419,7 @@ main() {
 	[ $# -ge 1 ] || usage
 	case "$1" in
 	build)    [ $# -eq 2 ] || usage; cmd_build "$2" ;;
+	config)   [ $# -eq 2 ] || usage; cmd_config "$2" ;;
 	srcdir)   [ $# -eq 2 ] || usage; cmd_srcdir "$2" ;;
 	pristine) [ $# -eq 1 ] || usage; cmd_pristine ;;
 	*) usage ;;
