@@ -1,5 +1,6 @@
-#!/bin/bash
+#!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=dash
 #
 # tools/guest-init.sh - owns PID 1 of the test VM that tools/vm.sh boots.
 # The root filesystem is the host's /, read-only over virtio-9p. This
@@ -9,14 +10,25 @@
 # host's working directory with its output on the console, writes its exit
 # status to OUT/.vm/status, syncs and powers the VM off.
 #
+# It runs under the host's static busybox shell: Debian's build prefers
+# its own applets (mount, mkdir, ...), which is much cheaper under TCG
+# (and KASAN) than bash forking dynamically linked tools loaded over 9p.
+# Those applets re-exec /proc/self/exe, so until our /proc is mounted (and
+# in the exit path) busybox is named explicitly: /proc/self/exe on the 9p
+# view of the host's /proc would be the QEMU binary. The command itself is
+# started through /usr/bin/env, so it is always the host's program, never
+# a busybox applet.
+#
 # Not meant to be run by hand; vm.sh passes it as init= on the kernel
 # command line.
 
+# shellcheck disable=SC3040 # busybox ash has pipefail
 set -euo pipefail
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 OUT=/run/ksm_out
 MSIZE=512000
+BB=/bin/busybox
 
 say() { printf 'ksm-vm: %s\n' "$*"; }
 
@@ -27,76 +39,61 @@ power_off() {
 	$BB poweroff -f 2>/dev/null ||
 		echo o >/proc/sysrq-trigger 2>/dev/null || true
 	# Only reached if both failed: panic=-1 plus -no-reboot end QEMU.
-	sleep 5
+	$BB sleep 5
 	exit 1
 }
 trap power_off EXIT
 
-# Static busybox applets for the plumbing: every exec of a dynamically
-# linked host binary costs ld.so plus library loads over 9p, which is slow
-# under TCG.
-BB=/bin/busybox
-
-mounted() {	# mounted DIR
-	local _ dir rest
-	while read -r _ dir rest; do
-		[ "$dir" != "$1" ] || return 0
-	done </proc/mounts
-	return 1
-}
-
-mnt() {	# mnt TYPE DIR [OPTIONS]
-	local type=$1 dir=$2 opts=${3:-}
-	[ -d "$dir" ] || $BB mkdir -p "$dir" 2>/dev/null || true
-	if mounted "$dir"; then
-		return 0
-	fi
-	$BB mount -t "$type" ${opts:+-o "$opts"} "$type" "$dir" ||
-		say "cannot mount $type on $dir"
-}
+# Everything but /proc and /dev in one "mount -a" (each applet run costs a
+# fork and an exec); a mount that fails is reported and skipped.
+FSTAB='sysfs /sys sysfs defaults 0 0
+devpts /dev/pts devpts gid=5,mode=620,ptmxmode=666 0 0
+tmpfs /dev/shm tmpfs mode=1777 0 0
+tmpfs /run tmpfs mode=755 0 0
+tmpfs /tmp tmpfs mode=1777 0 0
+tmpfs /var/tmp tmpfs mode=1777 0 0
+debugfs /sys/kernel/debug debugfs defaults 0 0
+tracefs /sys/kernel/tracing tracefs defaults 0 0
+cgroup2 /sys/fs/cgroup cgroup2 defaults 0 0
+hugetlbfs /dev/hugepages hugetlbfs defaults 0 0
+'
 
 main() {
 	local cmdline rc
 
 	$BB mount -t proc proc /proc
-	mnt sysfs /sys
-	mnt devtmpfs /dev
+	# CONFIG_DEVTMPFS_MOUNT has mounted /dev already.
+	[ -c /dev/console ] || mount -t devtmpfs devtmpfs /dev
 	exec </dev/null >/dev/console 2>&1
-	mnt devpts /dev/pts "gid=5,mode=620,ptmxmode=666"
-	mnt tmpfs /dev/shm "mode=1777"
-	mnt tmpfs /run "mode=755"
-	mnt tmpfs /tmp "mode=1777"
-	mnt tmpfs /var/tmp "mode=1777"
-	mnt debugfs /sys/kernel/debug
-	mnt tracefs /sys/kernel/tracing
-	mnt cgroup2 /sys/fs/cgroup
-	mnt hugetlbfs /dev/hugepages
+	mkdir -p /dev/pts /dev/shm /dev/hugepages
+	printf '%s' "$FSTAB" >/dev/.ksm_fstab
+	mount -a -T /dev/.ksm_fstab || say "some mounts failed (see above)"
 	echo ksm-vm >/proc/sys/kernel/hostname
-	$BB ip link set lo up 2>/dev/null || true
-	[ -e /dev/fd ] || $BB ln -s /proc/self/fd /dev/fd
+	ip link set lo up 2>/dev/null || true
+	[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 
-	$BB mkdir -p "$OUT"
-	$BB mount -t 9p -o "trans=virtio,version=9p2000.L,msize=$MSIZE,cache=none" \
+	mkdir -p "$OUT"
+	mount -t 9p -o "trans=virtio,version=9p2000.L,msize=$MSIZE,cache=none" \
 		ksm_out "$OUT"
 
 	# vm.sh wrote these on the host: shell-quoted "export NAME=value" lines
 	# and the command as one line of shell-quoted words.
 	# shellcheck source=/dev/null
 	. "$OUT/.vm/env"
-	cmdline=$(<"$OUT/.vm/cmd")
+	read -r cmdline <"$OUT/.vm/cmd"
 	eval "set -- $cmdline"
-	export KSM_OUT=$OUT
+	export KSM_OUT="$OUT"
 
 	# Also show the output directory at its host path, so paths recorded on
 	# either side agree.
 	if [ -n "${KSM_HOST_OUT:-}" ] && [ "$KSM_HOST_OUT" != "$OUT" ] &&
-	   $BB mkdir -p "$KSM_HOST_OUT" 2>/dev/null; then
-		$BB mount -o bind "$OUT" "$KSM_HOST_OUT" 2>/dev/null || true
+	   mkdir -p "$KSM_HOST_OUT" 2>/dev/null; then
+		mount -o bind "$OUT" "$KSM_HOST_OUT" 2>/dev/null || true
 	fi
 
 	if [ -n "${KSM_VM_ZRAM:-}" ]; then
 		if echo "$KSM_VM_ZRAM" >/sys/block/zram0/disksize &&
-		   $BB mkswap /dev/zram0 >/dev/null && $BB swapon /dev/zram0; then
+		   mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; then
 			say "zram swap of $KSM_VM_ZRAM on /dev/zram0"
 		else
 			say "cannot set up zram swap"
@@ -109,16 +106,15 @@ main() {
 		rc=125
 	else
 		set +e
-		# A subshell, so that even "exit" or "exec" leave PID 1 alone.
-		("$@")
+		# A subshell, so PID 1 survives whatever happens; env, so the
+		# host's program runs and not a busybox applet of that name.
+		(exec /usr/bin/env -- "$@")
 		rc=$?
 		set -e
 	fi
 	say "command exited with status $rc"
-	echo "$rc" >"$OUT/.vm/status.tmp"
-	$BB mv "$OUT/.vm/status.tmp" "$OUT/.vm/status"
-	$BB sync
-	$BB umount "$OUT" 2>/dev/null || true
+	# cache=none: written through to the host before poweroff.
+	echo "$rc" >"$OUT/.vm/status"
 }
 
 # One line, so a running instance never reads past it if this file is
