@@ -39,8 +39,8 @@
 #   CACHE/locks/                        flock files
 # HASH covers the source package version, the patches (patched flavours),
 # the config fragments, the toolchain and RECIPE below. Building a flavour
-# removes that flavour's build dirs with other hashes; patched trees that no
-# build dir uses any more are removed too.
+# removes that flavour's build dirs with other hashes, and the patched trees
+# that neither a build dir nor the current kernel/patches/ use any more.
 
 set -euo pipefail
 
