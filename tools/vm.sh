@@ -27,8 +27,11 @@
 # (a quarter of the memory in ZONE_MOVABLE, so memory blocks there can be
 # offlined), serial console, no network. The guest root is the host's / over
 # 9p (read-only, cache=loose: the host must not change files the guest is
-# using), tmpfs on /tmp /run /var/tmp /dev/shm. CMD runs as root in the
-# current directory, stdin /dev/null, stdout/stderr on the console.
+# using), tmpfs on /tmp /run /var/tmp /dev/shm; debugfs, tracefs, cgroup2,
+# hugetlbfs mounted. CMD (a program looked up in PATH: use sh -c for shell
+# code) runs as root in the current directory, stdin /dev/null,
+# stdout/stderr on the console. The guest init needs /bin/busybox
+# (busybox-static).
 # Passed into the guest: PATH, HOME, LANG, LC_ALL, TZ, every KSM_* variable,
 # KSM_OUT=/run/ksm_out (the output directory; also bind-mounted at its host
 # path, given in KSM_HOST_OUT), KSM_VM=1, and --env variables.
