@@ -104,8 +104,7 @@ vm_run() {
 	fi
 }
 
-# The engine does not merge yet: upstream's merge tests run on stock only.
-vm_run debug "$module" 0
+vm_run debug "$module" 1
 vm_run stock "" 1
 
 finish
