@@ -111,6 +111,7 @@ run_test() {
 	shift
 	selected "$name" || return 0
 	exec_test "$@"
+	knobs_restore
 	record "$name" "$verdict" "$reason"
 }
 
@@ -248,6 +249,9 @@ KSM_TESTS_BIN=$BIN run_test ksm_module_cycle \
 if [ -n "$MODULE" ]; then
 	load_module "load module again"
 fi
+# Every program from here on gets the knobs back as they are now, even
+# if it fails half-way (on the host too, where they are not defaults).
+knobs_save
 run_test ksm_sysfs_abi "$BIN/ksm_sysfs_abi" -T defaults
 run_test ksm_sysfs_input "$BIN/ksm_sysfs_input"
 run_test ksm_advice_kept "$BIN/ksm_advice_kept"
@@ -287,7 +291,6 @@ run_upstream() {
 	popd > /dev/null || return
 }
 
-knobs_save
 
 run_upstream "ksm_tests -H -s 100" ./ksm_tests -H -s 100
 run_upstream "ksm_tests -P -s 100" ./ksm_tests -P -s 100
@@ -299,6 +302,7 @@ run_upstream "ksm_tests -N -m 1" ./ksm_tests -N -m 1
 run_upstream "ksm_tests -N -m 0" ./ksm_tests -N -m 0
 run_upstream ksm_functional_tests ./ksm_functional_tests
 ksm_clean
+knobs_restore
 
 echo "1..$n"
 if [ -n "$KSM_OUT" ]; then
