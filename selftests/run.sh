@@ -25,6 +25,11 @@
 #                     fails about one run in four on the stock 6.12 engine
 #                     too; every failed attempt is shown.  Our own tests
 #                     get one attempt.
+#
+# The knobs are snapshot before our engine-loaded tests and put back after
+# every program and at the end.  Run on a machine other than the test VM,
+# "run = 1" merges whatever else on it asked for KSM (QEMU guests' memory,
+# for one) until the final "run = 2" unmerges it again.
 
 SELF_DIR=$(dirname "$(readlink -f "$0")")
 BIN=${KSM_TESTS_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/ksm_mod/selftests}
