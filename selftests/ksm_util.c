@@ -8,14 +8,19 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 #include "ksm_util.h"
 
@@ -801,4 +806,240 @@ bool remote_page_has_seed(pid_t pid, const void *addr, uint64_t seed)
 	free(buf);
 	close(fd);
 	return ret;
+}
+
+int pagemap_entries(pid_t pid, const void *addr, size_t pages, uint64_t *ents)
+{
+	long psize = sysconf(_SC_PAGESIZE);
+	size_t len = pages * sizeof(uint64_t);
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/pagemap");
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, ents, len,
+		  (off_t)((uintptr_t)addr / psize) * sizeof(uint64_t));
+	close(fd);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int kpageflags_read(uint64_t pfn, size_t nr, uint64_t *flags)
+{
+	size_t len = nr * sizeof(uint64_t);
+	ssize_t n;
+	int fd;
+
+	fd = open("/proc/kpageflags", O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, flags, len, (off_t)(pfn * sizeof(uint64_t)));
+	close(fd);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int pfn_has_kpf(int64_t pfn, unsigned int bit)
+{
+	uint64_t flags;
+	int err;
+
+	if (pfn <= 0)
+		return -EINVAL;
+	err = kpageflags_read(pfn, 1, &flags);
+	if (err)
+		return err;
+	return !!(flags & (1ULL << bit));
+}
+
+bool numa_node_present(int nid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", nid);
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+int page_node(pid_t pid, const void *addr)
+{
+	void *page = (void *)((uintptr_t)addr &
+			      ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1));
+	int status = -ENOENT;
+
+	if (syscall(SYS_move_pages, pid, 1UL, &page, NULL, &status, 0))
+		return -errno;
+	return status;
+}
+
+int mbind_node(void *addr, size_t len, int nid)
+{
+	unsigned long mask = 1UL << nid;
+
+	if (nid < 0 || nid >= (int)(8 * sizeof(mask)))
+		return -EINVAL;
+	if (syscall(SYS_mbind, addr, len, 2 /* MPOL_BIND */, &mask,
+		    8 * sizeof(mask), 0))
+		return -errno;
+	return 0;
+}
+
+int move_page_to(pid_t pid, void *addr, int nid, int flags)
+{
+	void *page = (void *)((uintptr_t)addr &
+			      ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1));
+	int status = -ENOENT;
+
+	if (syscall(SYS_move_pages, pid, 1UL, &page, &nid, &status, flags))
+		return -errno;
+	return status;
+}
+
+int file_read_str(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd, err = 0;
+
+	if (!size)
+		return -EINVAL;
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0) {
+		err = -errno;
+		n = 0;
+	}
+	buf[n] = '\0';
+	close(fd);
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return err;
+}
+
+int file_write_str(const char *path, const char *val)
+{
+	size_t len = strlen(val);
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, len);
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n != len)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+static void ksm_child_loop(int cmd_fd, int rep_fd, ksm_child_fn fn,
+			   void *arg)
+{
+	char cmd, rep;
+
+	while (read(cmd_fd, &cmd, 1) == 1 && cmd != 'q') {
+		rep = fn(cmd, arg);
+		if (write(rep_fd, &rep, 1) != 1)
+			_exit(2);
+	}
+	_exit(0);
+}
+
+int ksm_child_start(struct ksm_child *c, ksm_child_fn fn, void *arg)
+{
+	int cmd[2], rep[2];
+	pid_t ppid = getpid();
+
+	c->pid = -1;
+	c->cmd_fd = c->rep_fd = -1;
+	if (pipe(cmd))
+		return -errno;
+	if (pipe(rep)) {
+		close(cmd[0]);
+		close(cmd[1]);
+		return -errno;
+	}
+	fflush(NULL);
+	c->pid = fork();
+	if (c->pid < 0) {
+		int err = -errno;
+
+		close(cmd[0]);
+		close(cmd[1]);
+		close(rep[0]);
+		close(rep[1]);
+		return err;
+	}
+	if (!c->pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != ppid)
+			_exit(1);
+		close(cmd[1]);
+		close(rep[0]);
+		ksm_child_loop(cmd[0], rep[1], fn, arg);
+	}
+	close(cmd[0]);
+	close(rep[1]);
+	c->cmd_fd = cmd[1];
+	c->rep_fd = rep[0];
+	return 0;
+}
+
+int ksm_child_call(struct ksm_child *c, char cmd, unsigned int timeout_ms)
+{
+	struct pollfd pfd = { .fd = c->rep_fd, .events = POLLIN };
+	char rep;
+	int n;
+
+	if (c->pid <= 0)
+		return -ESRCH;
+	if (write(c->cmd_fd, &cmd, 1) != 1)
+		return -EPIPE;
+	do {
+		n = poll(&pfd, 1, timeout_ms);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (!n)
+		return -ETIMEDOUT;
+	if (read(c->rep_fd, &rep, 1) != 1)
+		return -EPIPE;
+	return (unsigned char)rep;
+}
+
+int ksm_child_stop(struct ksm_child *c, unsigned int timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+	int status = 0;
+	ssize_t n;
+	pid_t r;
+
+	if (c->pid <= 0)
+		return -ESRCH;
+	/* A child that is gone already is reaped below all the same. */
+	n = write(c->cmd_fd, "q", 1);
+	(void)n;
+	close(c->cmd_fd);
+	close(c->rep_fd);
+	c->cmd_fd = c->rep_fd = -1;
+	while ((r = waitpid(c->pid, &status, WNOHANG)) == 0 &&
+	       now_ms() < deadline)
+		usleep(10000);
+	if (r == 0) {
+		kill(c->pid, SIGKILL);
+		r = waitpid(c->pid, &status, 0);
+	}
+	c->pid = -1;
+	return r < 0 ? -errno : status;
 }

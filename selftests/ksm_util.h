@@ -190,4 +190,65 @@ int pfns_distinct(pid_t pid, const void *addr, size_t pages, int64_t not_pfn);
 /* page_has_seed() on a page of another process, read from /proc/<pid>/mem. */
 bool remote_page_has_seed(pid_t pid, const void *addr, uint64_t seed);
 
+/*
+ * Helpers of the tests of merged pages meeting the rest of mm
+ * (ksm_mm_*.c): raw pagemap entries, /proc/kpageflags, NUMA placement,
+ * plain file access and command-driven helper processes.
+ */
+
+/* Bits of a /proc/<pid>/pagemap entry. */
+#define PM_PRESENT	(1ULL << 63)
+#define PM_SWAP		(1ULL << 62)
+#define PM_PFN_MASK	((1ULL << 55) - 1)	/* PFN, or swap type/offset */
+
+/* Raw pagemap entries of @pages pages from @addr in @pid (0: self). */
+int pagemap_entries(pid_t pid, const void *addr, size_t pages, uint64_t *ents);
+/* /proc/kpageflags words of @nr frames from @pfn; 0 or -errno. */
+int kpageflags_read(uint64_t pfn, size_t nr, uint64_t *flags);
+/* 1 if the frame @pfn has kpageflags bit @bit, 0 if not, or -errno. */
+int pfn_has_kpf(int64_t pfn, unsigned int bit);
+/* Is NUMA node @nid online (/sys/devices/system/node/node<nid>)? */
+bool numa_node_present(int nid);
+/*
+ * NUMA node of the page at @addr of process @pid (0: self), from the
+ * query form of move_pages(2); -errno if the page is not present.
+ */
+int page_node(pid_t pid, const void *addr);
+/* mbind(2) @len bytes at @addr to node @nid with MPOL_BIND; 0 or -errno. */
+int mbind_node(void *addr, size_t len, int nid);
+/*
+ * move_pages(2) of the page at @addr of @pid (0: self) to node @nid with
+ * @flags (MPOL_MF_MOVE or MPOL_MF_MOVE_ALL).  Returns the page's status:
+ * the node it is on now, or -errno for it (or for the call).
+ */
+int move_page_to(pid_t pid, void *addr, int nid, int flags);
+
+/* One read() / one write() of a whole small file; 0 or -errno. */
+int file_read_str(const char *path, char *buf, size_t size);
+int file_write_str(const char *path, const char *val);
+
+/*
+ * A forked helper process driven by one-byte commands: the child runs
+ * @fn(cmd, @arg) for each command and answers with the byte @fn returns;
+ * command 'q' (or the parent going away) ends it with exit status 0.
+ * The child gets SIGKILL when its parent dies.  @fn runs in the child:
+ * it must not use the harness macros.
+ */
+typedef char (*ksm_child_fn)(char cmd, void *arg);
+
+struct ksm_child {
+	pid_t pid;
+	int cmd_fd;	/* parent -> child */
+	int rep_fd;	/* child -> parent */
+};
+
+int ksm_child_start(struct ksm_child *c, ksm_child_fn fn, void *arg);
+/* Send @cmd and wait for the reply: the reply byte, -ETIMEDOUT or -errno. */
+int ksm_child_call(struct ksm_child *c, char cmd, unsigned int timeout_ms);
+/*
+ * Send 'q' and reap the child (SIGKILL after @timeout_ms); returns its
+ * wait status or -errno.  Safe on a child that was never started.
+ */
+int ksm_child_stop(struct ksm_child *c, unsigned int timeout_ms);
+
 #endif /* KSM_SELFTEST_UTIL_H */
