@@ -4,7 +4,8 @@
  *
  * Owns sysfs knob access, knob save/restore, smaps VmFlags lookups and
  * pagemap PFN lookups (see ksm_util.h); for the merge tests also counter
- * snapshots, scan waits, procfs/smaps/vmstat readers and seeded content.
+ * snapshots, scan waits, procfs/smaps/vmstat readers and seeded content;
+ * for the scan tests signed counters, settle waits and scan snapshots.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -806,6 +807,69 @@ bool remote_page_has_seed(pid_t pid, const void *addr, uint64_t seed)
 	free(buf);
 	close(fd);
 	return ret;
+}
+
+int ksm_read_long(const char *knob, long *val)
+{
+	char buf[64], *end;
+	int err;
+
+	err = ksm_read_str(knob, buf, sizeof(buf));
+	if (err)
+		return err;
+	errno = 0;
+	*val = strtol(buf, &end, 10);
+	if (errno || end == buf || *end)
+		return -EINVAL;
+	return 0;
+}
+
+int ksm_wait_steady(const char *knob, unsigned int steady_ms,
+		    unsigned int timeout_ms, unsigned long *val)
+{
+	uint64_t deadline = now_ms() + timeout_ms, since = now_ms();
+	unsigned long last, cur;
+	int err;
+
+	err = ksm_read_ulong(knob, &last);
+	if (err)
+		return err;
+	for (;;) {
+		usleep(20000);
+		err = ksm_read_ulong(knob, &cur);
+		if (err)
+			return err;
+		if (cur != last) {
+			last = cur;
+			since = now_ms();
+		} else if (now_ms() - since >= steady_ms) {
+			*val = cur;
+			return 0;
+		}
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+	}
+}
+
+int ksm_read_scan_snap(struct ksm_scan_snap *s)
+{
+	unsigned long again;
+	int err, tries;
+
+	for (tries = 0; tries < 1000; tries++) {
+		err = ksm_read_ulong("full_scans", &s->full_scans);
+		if (!err)
+			err = ksm_read_ulong("pages_scanned", &s->pages_scanned);
+		if (!err)
+			err = ksm_read_ulong("pages_skipped", &s->pages_skipped);
+		if (!err)
+			err = ksm_read_ulong("full_scans", &again);
+		if (err)
+			return err;
+		if (again == s->full_scans)
+			return 0;
+	}
+	return -EAGAIN;
 }
 
 int pagemap_entries(pid_t pid, const void *addr, size_t pages, uint64_t *ents)

@@ -7,7 +7,8 @@
  * error a store returns), saving and restoring all writable knobs, the VMA
  * flags from /proc/<pid>/smaps, and PFN lookups in /proc/self/pagemap;
  * for the merge tests, counter snapshots, waits for scans, procfs readers
- * and page content that is unique to one test run.
+ * and page content that is unique to one test run; for the scan tests,
+ * signed counters, waits for a counter to settle and scan snapshots.
  * Nothing here trusts the engine: it only reads what the kernel exposes.
  */
 #ifndef KSM_SELFTEST_UTIL_H
@@ -189,6 +190,30 @@ int64_t wait_common_pfn(pid_t pid, const void *addr, size_t pages,
 int pfns_distinct(pid_t pid, const void *addr, size_t pages, int64_t not_pfn);
 /* page_has_seed() on a page of another process, read from /proc/<pid>/mem. */
 bool remote_page_has_seed(pid_t pid, const void *addr, uint64_t seed);
+
+/*
+ * Helpers of the scan and tracepoint tests (ksm_scan_*.c, ksm_tracepoints.c).
+ */
+
+/* A signed counter (general_profit can be negative). */
+int ksm_read_long(const char *knob, long *val);
+/*
+ * Wait up to @timeout_ms until the counter @knob has not changed for
+ * @steady_ms; its value then goes to @val.  0, -ETIMEDOUT or -errno.
+ */
+int ksm_wait_steady(const char *knob, unsigned int steady_ms,
+		    unsigned int timeout_ms, unsigned long *val);
+/*
+ * full_scans, pages_scanned and pages_skipped read while full_scans did not
+ * change, so that they belong to the same pass; 0 or -errno.
+ */
+struct ksm_scan_snap {
+	unsigned long full_scans;
+	unsigned long pages_scanned;
+	unsigned long pages_skipped;
+};
+
+int ksm_read_scan_snap(struct ksm_scan_snap *s);
 
 /*
  * Helpers of the tests of merged pages meeting the rest of mm
