@@ -269,6 +269,9 @@ run_test ksm_merge_limits "$BIN/ksm_merge_limits"
 run_test ksm_merge_ineligible "$BIN/ksm_merge_ineligible"
 run_test ksm_merge_fork_exit "$BIN/ksm_merge_fork_exit"
 run_test ksm_merge_mremap_mprotect "$BIN/ksm_merge_mremap_mprotect"
+run_test ksm_scan_knobs "$BIN/ksm_scan_knobs"
+run_test ksm_scan_advisor "$BIN/ksm_scan_advisor"
+run_test ksm_tracepoints "$BIN/ksm_tracepoints"
 
 # 5. Upstream, in the modes of tools/testing/selftests/mm/run_vmtests.sh.
 #    ksm_functional_tests re-executes ./ksm_functional_tests: run in $BIN.
@@ -300,11 +303,15 @@ run_upstream() {
 run_upstream "ksm_tests -H -s 100" ./ksm_tests -H -s 100
 run_upstream "ksm_tests -P -s 100" ./ksm_tests -P -s 100
 run_upstream "ksm_tests -M -p 10" ./ksm_tests -M -p 10
+run_upstream "ksm_tests -M -p 10 -t 1" ./ksm_tests -M -p 10 -t 1
 run_upstream "ksm_tests -U" ./ksm_tests -U
 run_upstream "ksm_tests -Z -p 10 -z 0" ./ksm_tests -Z -p 10 -z 0
 run_upstream "ksm_tests -Z -p 10 -z 1" ./ksm_tests -Z -p 10 -z 1
 run_upstream "ksm_tests -N -m 1" ./ksm_tests -N -m 1
 run_upstream "ksm_tests -N -m 0" ./ksm_tests -N -m 0
+# Modes run_vmtests.sh leaves out: unmerge time (run=2) and COW time.
+run_upstream "ksm_tests -D -s 100" ./ksm_tests -D -s 100
+run_upstream "ksm_tests -C" ./ksm_tests -C
 run_upstream ksm_functional_tests ./ksm_functional_tests
 ksm_clean
 knobs_restore
