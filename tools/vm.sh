@@ -104,6 +104,15 @@ kvm_usable() {
 	return 1
 }
 
+# True for host paths the guest does not see: it mounts its own tmpfs on
+# /tmp, /var/tmp, /run and /dev/shm.
+guest_hidden() {
+	case "$1/" in
+	/tmp/* | /var/tmp/* | /run/* | /dev/shm/*) return 0 ;;
+	esac
+	return 1
+}
+
 # Write OUT/.vm/env (shell-quoted exports) and OUT/.vm/cmd (the command
 # as shell-quoted words) for guest-init.sh.
 write_guest_files() {
@@ -119,7 +128,13 @@ write_guest_files() {
 			printf 'export %s=%q\n' "$v" "${!v}"
 		done < <(compgen -e | grep '^KSM_' || true)
 		printf 'export KSM_VM=1\n'
-		printf 'export KSM_CWD=%q\n' "$PWD"
+		# A hidden working directory: run from / (callers use absolute
+		# paths) rather than fail.
+		if guest_hidden "$PWD"; then
+			printf 'export KSM_CWD=/\n'
+		else
+			printf 'export KSM_CWD=%q\n' "$PWD"
+		fi
 		printf 'export KSM_HOST_OUT=%q\n' "$out"
 		printf 'export KSM_OUT=%q\n' "$GUEST_OUT"
 		printf 'export KSM_VM_ZRAM=%q\n' "$zram"
@@ -136,7 +151,7 @@ write_guest_files() {
 main() {
 	local flavour=debug kernel='' out='' mem=2G timeout_s=900 logfile='' zram=''
 	local append='' mem_mb node_mb kdir accel cmdline rootflags start
-	local elapsed qrc rc
+	local elapsed qrc rc init
 	local -a accel_args qemu_args
 	extra_env=()
 
@@ -213,7 +228,16 @@ main() {
 	rootflags="trans=virtio,version=9p2000.L,msize=$MSIZE,cache=loose"
 	cmdline="console=ttyS0,115200 root=ksm_root rootfstype=9p"
 	cmdline="$cmdline rootflags=$rootflags ro"
-	cmdline="$cmdline init=$REPO/tools/guest-init.sh panic=-1"
+	# A checkout under a hidden path (a CI clone in /tmp, say) boots an
+	# init copied to the cache, which the guest sees.
+	init=$REPO/tools/guest-init.sh
+	if guest_hidden "$REPO"; then
+		mkdir -p "$CACHE/vm"
+		cp "$init" "$CACHE/vm/guest-init.sh.tmp"
+		mv "$CACHE/vm/guest-init.sh.tmp" "$CACHE/vm/guest-init.sh"
+		init=$CACHE/vm/guest-init.sh
+	fi
+	cmdline="$cmdline init=$init panic=-1"
 	cmdline="$cmdline movablecore=25% printk.devkmsg=on$append"
 
 	qemu_args=(
