@@ -16,7 +16,7 @@
  * of two dups, as upstream files them, or they become one KSM page).
  *
  * Needs two NUMA nodes.  Verdicts come from /proc/<pid>/pagemap,
- * /proc/kpageflags, the node query of move_pages(2) and the KSM counters;
+ * /proc/kpagecount, the node query of move_pages(2) and the KSM counters;
  * content is checked after every step.
  */
 #include <errno.h>
@@ -26,7 +26,6 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <linux/kernel-page-flags.h>
 #include <linux/mempolicy.h>
 
 #include "kselftest_harness.h"
@@ -187,7 +186,7 @@ static int64_t check_still_merged(struct __test_metadata *_metadata,
 	cpfn = common_pfn(self->sh.child.pid, self->sh.area, NR_SAME);
 	EXPECT_LT(0, pfn) TH_LOG("this process's pages map several frames");
 	EXPECT_EQ(pfn, cpfn) TH_LOG("the processes map different frames");
-	EXPECT_EQ(1, pfn_has_kpf(pfn, KPF_KSM));
+	EXPECT_EQ(2 * NR_SAME, kpagecount_read(pfn));
 	EXPECT_TRUE(area_has_seed(self->area, NR_SAME, self->seed));
 	EXPECT_EQ('k', ksm_child_call(&self->sh.child, 'r', CALL_TIMEOUT_MS));
 	/*
@@ -369,7 +368,7 @@ TEST_F_TIMEOUT(migrate, merge_across_nodes_0, 900)
 	EXPECT_LT(0, q1);
 	EXPECT_NE(p1, q1);
 	EXPECT_TRUE(all_on_node(0, a1, NR_SAME, 0));
-	EXPECT_EQ(1, pfn_has_kpf(q1, KPF_KSM));
+	EXPECT_EQ(NR_SAME, kpagecount_read(q1));
 	ASSERT_EQ(0, ksm_wait_full_scans(4, SCAN_TIMEOUT_MS));
 
 	q0 = common_pfn(0, a0, NR_SAME);

@@ -24,8 +24,9 @@
  * Needs a swap device (tools/vm.sh --zram SIZE) and the memory controller
  * of cgroup v2 (mounted under /run if nothing mounted cgroup2); skips
  * without them.  Verdicts come from /proc/<pid>/pagemap (present and swap
- * bits, PFNs, swap entries), /proc/vmstat and the KSM counters; content is
- * checked by the processes themselves after every step.
+ * bits, PFNs, swap entries), /proc/kpagecount, /proc/vmstat and the KSM
+ * counters; content is checked by the processes themselves after every
+ * step.
  */
 #include <errno.h>
 #include <signal.h>
@@ -37,7 +38,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/swap.h>
-#include <linux/kernel-page-flags.h>
 
 #include "kselftest_harness.h"
 #include "ksm_util.h"
@@ -478,7 +478,7 @@ static void check_merged_again(struct __test_metadata *_metadata,
 		EXPECT_NE(0, pfn[i]) TH_LOG("worker %d not merged again", i);
 	}
 	EXPECT_EQ(pfn[0], pfn[1]);
-	EXPECT_EQ(1, pfn_has_kpf(pfn[0], KPF_KSM));
+	EXPECT_EQ(NR_MAPPINGS, kpagecount_read(pfn[0]));
 	EXPECT_TRUE(ksm_wait_counters(base, 1, NR_MAPPINGS - 1,
 				      MERGE_TIMEOUT_MS));
 	for (i = 0; i < NR_WORKERS; i++) {

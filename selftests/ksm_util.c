@@ -924,6 +924,24 @@ int pfn_has_kpf(int64_t pfn, unsigned int bit)
 	return !!(flags & (1ULL << bit));
 }
 
+int64_t kpagecount_read(int64_t pfn)
+{
+	uint64_t count;
+	ssize_t n;
+	int fd;
+
+	if (pfn <= 0)
+		return -EINVAL;
+	fd = open("/proc/kpagecount", O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &count, sizeof(count), (off_t)(pfn * sizeof(count)));
+	close(fd);
+	if (n < 0)
+		return -errno;
+	return n == sizeof(count) ? (int64_t)count : -EIO;
+}
+
 bool numa_node_present(int nid)
 {
 	char path[64];

@@ -230,8 +230,15 @@ int ksm_read_scan_snap(struct ksm_scan_snap *s);
 int pagemap_entries(pid_t pid, const void *addr, size_t pages, uint64_t *ents);
 /* /proc/kpageflags words of @nr frames from @pfn; 0 or -errno. */
 int kpageflags_read(uint64_t pfn, size_t nr, uint64_t *flags);
-/* 1 if the frame @pfn has kpageflags bit @bit, 0 if not, or -errno. */
+/*
+ * 1 if the frame @pfn has kpageflags bit @bit, 0 if not, or -errno.
+ * KPF_KSM tells nothing on 6.12: it is set on every anonymous page there
+ * (fs/proc/page.c tests mapping & PAGE_MAPPING_KSM); count mappings with
+ * kpagecount_read() instead.
+ */
 int pfn_has_kpf(int64_t pfn, unsigned int bit);
+/* /proc/kpagecount of @pfn: how many page table entries map it, or -errno. */
+int64_t kpagecount_read(int64_t pfn);
 /* Is NUMA node @nid online (/sys/devices/system/node/node<nid>)? */
 bool numa_node_present(int nid);
 /*
