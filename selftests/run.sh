@@ -272,6 +272,14 @@ run_test ksm_merge_mremap_mprotect "$BIN/ksm_merge_mremap_mprotect"
 run_test ksm_scan_knobs "$BIN/ksm_scan_knobs"
 run_test ksm_scan_advisor "$BIN/ksm_scan_advisor"
 run_test ksm_tracepoints "$BIN/ksm_tracepoints"
+# Merged pages meeting the rest of mm; the memory failure test leaves a
+# poisoned page behind, so it goes last.
+run_test ksm_mm_swap "$BIN/ksm_mm_swap"
+run_test ksm_mm_migrate "$BIN/ksm_mm_migrate"
+run_test ksm_mm_hotremove "$BIN/ksm_mm_hotremove"
+run_test ksm_mm_thp "$BIN/ksm_mm_thp"
+run_test ksm_mm_misc "$BIN/ksm_mm_misc"
+run_test ksm_mm_hwpoison "$BIN/ksm_mm_hwpoison"
 
 # 5. Upstream, in the modes of tools/testing/selftests/mm/run_vmtests.sh.
 #    ksm_functional_tests re-executes ./ksm_functional_tests: run in $BIN.
