@@ -76,7 +76,9 @@ vm_run() {
 
 	say "selftests on the $flavour kernel"
 	mkdir -p "$dir"
-	"$REPO/tools/vm.sh" --flavour "$flavour" --out "$dir" \
+	# Under TCG the debug kernel (KASAN, lockdep) runs the suite in about
+	# 25 minutes on an idle machine: leave room.
+	"$REPO/tools/vm.sh" --flavour "$flavour" --out "$dir" --timeout 3600 \
 		--log "$dir/console.log" -- \
 		env KSM_MODULE="$ko" KSM_TESTS_BIN="$bin" \
 		KSM_TESTS_FILTER="${KSM_TESTS_FILTER:-}" \
