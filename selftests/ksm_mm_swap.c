@@ -504,7 +504,7 @@ static void dump_state(FIXTURE_DATA(swap) *self)
 	if (!cg_file_read(&self->cg, "memory.stat", buf, sizeof(buf)))
 		for (line = strtok_r(buf, "\n", &save); line;
 		     line = strtok_r(NULL, "\n", &save))
-			for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			for (k = 0; k < ARRAY_SIZE(keys); k++)
 				if (!strncmp(line, keys[k], strlen(keys[k])))
 					fprintf(stderr, "# memory.stat %s\n",
 						line);

@@ -53,7 +53,7 @@ static const char * const thp_knobs[] = {
 	"khugepaged/max_ptes_none",
 };
 
-#define NR_THP_KNOBS (sizeof(thp_knobs) / sizeof(thp_knobs[0]))
+#define NR_THP_KNOBS ARRAY_SIZE(thp_knobs)
 
 static int thp_read(const char *knob, char *buf, size_t size)
 {
@@ -392,8 +392,10 @@ static void collapse_around_zero_pages(struct __test_metadata *_metadata,
 	 * does not count): content and the two counts must stay consistent
 	 * with each other and with pagemap.
 	 */
+	/* No new collapse behind ksmd's back from here on. */
+	ASSERT_EQ(0, madvise(area, HPAGE_SIZE, MADV_NOHUGEPAGE));
 	ASSERT_EQ(0, ksm_write_str("run", "1"));
-	ASSERT_EQ(0, ksm_wait_full_scans(4, SCAN_TIMEOUT_MS));
+	ASSERT_EQ(0, ksm_wait_full_scans(12, SCAN_TIMEOUT_MS));
 	EXPECT_TRUE(zero_layout_ok(area, seed));
 	ASSERT_EQ(0, ksm_read_counters(&c));
 	ASSERT_EQ(0, ksm_read_proc_stat(0, &st));

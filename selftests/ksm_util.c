@@ -1044,7 +1044,8 @@ int ksm_child_start(struct ksm_child *c, ksm_child_fn fn, void *arg)
 	pid_t ppid = getpid();
 
 	c->pid = -1;
-	c->cmd_fd = c->rep_fd = -1;
+	c->cmd_fd = -1;
+	c->rep_fd = -1;
 	if (pipe(cmd))
 		return -errno;
 	if (pipe(rep)) {
@@ -1114,7 +1115,8 @@ int ksm_child_stop(struct ksm_child *c, unsigned int timeout_ms)
 	(void)n;
 	close(c->cmd_fd);
 	close(c->rep_fd);
-	c->cmd_fd = c->rep_fd = -1;
+	c->cmd_fd = -1;
+	c->rep_fd = -1;
 	while ((r = waitpid(c->pid, &status, WNOHANG)) == 0 &&
 	       now_ms() < deadline)
 		usleep(10000);
