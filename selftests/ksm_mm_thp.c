@@ -12,8 +12,9 @@
  *   shared zero page in pagemap, counted in ksm_zero_pages and the
  *   process's ksm_stat); khugepaged, or MADV_COLLAPSE, collapsing a range
  *   around them gives one THP with zeros in their place, and ksm_zero_pages
- *   drops by as many as pagemap lost; with ksmd scanning it again, content
- *   and counts stay consistent.
+ *   drops by as many as pagemap lost; ksmd then splits the THP again, and
+ *   the zero-filled subpages map the zero page again (6.12's split maps
+ *   them itself, uncounted by KSM), content and counts consistent.
  * The THP and khugepaged knobs are saved and restored around each test.
  * Verdicts come from /proc/self/pagemap, /proc/kpageflags (KPF_THP),
  * /proc/kpagecount, smaps AnonHugePages, ksm_stat and the KSM counters; content
@@ -386,22 +387,26 @@ static void collapse_around_zero_pages(struct __test_metadata *_metadata,
 	EXPECT_TRUE(ok) TH_LOG("zero pages left after the collapse");
 
 	/*
-	 * ksmd looks at the huge page again.  Whether it gets zero pages
-	 * back from it is not given (splitting it may fail, and 6.12 may
-	 * map the zero page into a split huge page by itself, which KSM
-	 * does not count): content and the two counts must stay consistent
-	 * with each other and with pagemap.
+	 * ksmd looks at the huge page again and splits it to merge a zero
+	 * subpage; 6.12's split itself maps every zero-filled subpage to
+	 * the shared zero page, as a plain zero page that KSM does not
+	 * count.  Whoever maps them, the content and the counts must agree.
 	 */
-	/* No new collapse behind ksmd's back from here on. */
 	ASSERT_EQ(0, madvise(area, HPAGE_SIZE, MADV_NOHUGEPAGE));
 	ASSERT_EQ(0, ksm_write_str("run", "1"));
-	ASSERT_EQ(0, ksm_wait_full_scans(12, SCAN_TIMEOUT_MS));
+	ok = KSM_WAIT_FOR(!huge_kb(area) &&
+			  zero_mapped(area, zero_pfn) == NR_ZERO_SUB,
+			  MERGE_TIMEOUT_MS);
+	if (!ok)
+		show_zero_counts(area, zero_pfn, &base);
+	EXPECT_TRUE(ok) TH_LOG("the huge page was not split down to zero pages");
+	ASSERT_EQ(0, ksm_wait_full_scans(2, SCAN_TIMEOUT_MS));
 	EXPECT_TRUE(zero_layout_ok(area, seed));
+	EXPECT_EQ(NR_ZERO_SUB, zero_mapped(area, zero_pfn));
 	ASSERT_EQ(0, ksm_read_counters(&c));
 	ASSERT_EQ(0, ksm_read_proc_stat(0, &st));
 	EXPECT_EQ(c.ksm_zero_pages - base.ksm_zero_pages, st.zero_pages);
-	EXPECT_LE(st.zero_pages, zero_mapped(area, zero_pfn));
-	show_zero_counts(area, zero_pfn, &base);
+	EXPECT_LE(st.zero_pages, NR_ZERO_SUB);
 	munmap(area, HPAGE_SIZE);
 	EXPECT_TRUE(KSM_WAIT_FOR(zero_counts_are(area, zero_pfn, &base, 0),
 				 MERGE_TIMEOUT_MS));
