@@ -244,25 +244,27 @@ static char *chosen(char *pool, const size_t *idx, size_t i)
 	return pool + idx[i] * psize();
 }
 
-/* Chosen pages: NR_SAME of @seed, then NR_UNIQ of @seed + 1 + i. */
-static uint64_t chosen_seed(uint64_t seed, size_t i)
+/*
+ * Chosen pages: NR_SAME of @seed, then NR_UNIQ of @seed + 1 + i + @uoff
+ * (the forked sharer gives its copies other bytes than ours, so that the
+ * pages a fork left shared do not become KSM pages of their own).
+ */
+#define CHILD_UOFF	1000
+
+static uint64_t chosen_seed(uint64_t seed, size_t i, uint64_t uoff)
 {
-	return i < NR_SAME ? seed : seed + 1 + i;
+	return i < NR_SAME ? seed : seed + 1 + i + uoff;
 }
 
-static bool chosen_ok(pid_t pid, char *pool, const size_t *idx,
-		      uint64_t seed)
+static bool chosen_ok(char *pool, const size_t *idx, uint64_t seed,
+		      uint64_t uoff)
 {
 	size_t i;
 
-	for (i = 0; i < NR_CHOSEN; i++) {
-		char *p = chosen(pool, idx, i);
-		uint64_t s = chosen_seed(seed, i);
-
-		if (pid ? !remote_page_has_seed(pid, p, s) :
-			  !page_has_seed(p, s))
+	for (i = 0; i < NR_CHOSEN; i++)
+		if (!page_has_seed(chosen(pool, idx, i),
+				   chosen_seed(seed, i, uoff)))
 			return false;
-	}
 	return true;
 }
 
@@ -289,13 +291,25 @@ struct holder {
 	uint64_t seed;
 };
 
-/* The forked sharer: 'r' checks its view of the chosen pages. */
+/*
+ * The forked sharer: 'u' rewrites its copies of the unique pages, 'r'
+ * checks its view of the chosen pages.
+ */
 static char holder_cmd(char cmd, void *arg)
 {
 	struct holder *h = arg;
+	size_t i;
 
-	if (cmd == 'r')
-		return chosen_ok(0, h->pool, h->idx, h->seed) ? 'k' : 'x';
+	switch (cmd) {
+	case 'u':
+		for (i = NR_SAME; i < NR_CHOSEN; i++)
+			fill_page_seeded(chosen(h->pool, h->idx, i),
+					 chosen_seed(h->seed, i, CHILD_UOFF));
+		return 'k';
+	case 'r':
+		return chosen_ok(h->pool, h->idx, h->seed, CHILD_UOFF) ?
+		       'k' : 'x';
+	}
 	return '?';
 }
 
@@ -345,7 +359,7 @@ static int64_t merge_chosen(struct __test_metadata *_metadata,
 	size_t i;
 
 	for (i = 0; i < NR_CHOSEN; i++)
-		fill_page_seeded(chosen(pool, idx, i), chosen_seed(seed, i));
+		fill_page_seeded(chosen(pool, idx, i), chosen_seed(seed, i, 0));
 	EXPECT_EQ(0, madvise(pool, (size_t)POOL_PAGES * psize(),
 			     MADV_MERGEABLE));
 	KSM_WAIT_FOR((pfn = chosen_common_pfn(0, pool, idx)) > 0,
@@ -384,7 +398,11 @@ TEST_F_TIMEOUT(hotremove, offline_block_with_merged_page, 900)
 	h.pool = pool;
 	h.idx = idx;
 	h.seed = seed;
+	/* ksmd holds still until the child's unique pages are its own. */
+	ASSERT_EQ(0, ksm_write_str("run", "0"));
 	ASSERT_EQ(0, ksm_child_start(&self->child, holder_cmd, &h));
+	ASSERT_EQ('k', ksm_child_call(&self->child, 'u', CALL_TIMEOUT_MS));
+	ASSERT_EQ(0, ksm_write_str("run", "1"));
 	ASSERT_TRUE(ksm_wait_counters(&base, 1, 2 * NR_SAME - 1,
 				      MERGE_TIMEOUT_MS));
 	EXPECT_EQ(pfn, chosen_common_pfn(self->child.pid, pool, idx));
@@ -412,7 +430,7 @@ TEST_F_TIMEOUT(hotremove, offline_block_with_merged_page, 900)
 		EXPECT_LT(0, p);
 		EXPECT_FALSE(in_block(&self->blk, p));
 	}
-	EXPECT_TRUE(chosen_ok(0, pool, idx, seed));
+	EXPECT_TRUE(chosen_ok(pool, idx, seed, 0));
 	EXPECT_EQ('k', ksm_child_call(&self->child, 'r', CALL_TIMEOUT_MS));
 	EXPECT_TRUE(ksm_wait_counters(&base, 1, 2 * NR_SAME - 1,
 				      MERGE_TIMEOUT_MS));
@@ -443,8 +461,8 @@ TEST_F_TIMEOUT(hotremove, offline_block_with_merged_page, 900)
 	       allocated, NR_CHOSEN, (unsigned long long)(now_ms() - start));
 	p = merge_chosen(_metadata, &self->blk, pool2, idx2, seed + 100, &c);
 	EXPECT_NE(moved, p);
-	EXPECT_TRUE(chosen_ok(0, pool2, idx2, seed + 100));
-	EXPECT_TRUE(chosen_ok(0, pool, idx, seed));
+	EXPECT_TRUE(chosen_ok(pool2, idx2, seed + 100, 0));
+	EXPECT_TRUE(chosen_ok(pool, idx, seed, 0));
 	EXPECT_EQ('k', ksm_child_call(&self->child, 'r', CALL_TIMEOUT_MS));
 	EXPECT_EQ(moved, chosen_common_pfn(0, pool, idx));
 }
