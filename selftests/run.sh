@@ -317,8 +317,10 @@ run_upstream "ksm_tests -Z -p 10 -z 0" ./ksm_tests -Z -p 10 -z 0
 run_upstream "ksm_tests -Z -p 10 -z 1" ./ksm_tests -Z -p 10 -z 1
 run_upstream "ksm_tests -N -m 1" ./ksm_tests -N -m 1
 run_upstream "ksm_tests -N -m 0" ./ksm_tests -N -m 0
-# Modes run_vmtests.sh leaves out: unmerge time (run=2) and COW time.
-run_upstream "ksm_tests -D -s 100" ./ksm_tests -D -s 100
+# Modes run_vmtests.sh leaves out: unmerge time and COW time.  -D merges
+# within ksm_tests' 120 s limit at pages_to_scan=10: 100 MiB did not make
+# it on the debug kernel under TCG (5 of 5 attempts), 10 MiB does.
+run_upstream "ksm_tests -D -s 10" ./ksm_tests -D -s 10
 run_upstream "ksm_tests -C" ./ksm_tests -C
 run_upstream ksm_functional_tests ./ksm_functional_tests
 ksm_clean
