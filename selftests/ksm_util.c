@@ -5,7 +5,9 @@
  * Owns sysfs knob access, knob save/restore, smaps VmFlags lookups and
  * pagemap PFN lookups (see ksm_util.h); for the merge tests also counter
  * snapshots, scan waits, procfs/smaps/vmstat readers and seeded content;
- * for the scan tests signed counters, settle waits and scan snapshots.
+ * for the scan tests signed counters, settle waits and scan snapshots;
+ * for the mm tests raw pagemap entries, kpageflags and kpagecount, NUMA
+ * placement, small files and command-driven child processes.
  */
 #include <errno.h>
 #include <fcntl.h>

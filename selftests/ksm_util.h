@@ -8,7 +8,9 @@
  * flags from /proc/<pid>/smaps, and PFN lookups in /proc/self/pagemap;
  * for the merge tests, counter snapshots, waits for scans, procfs readers
  * and page content that is unique to one test run; for the scan tests,
- * signed counters, waits for a counter to settle and scan snapshots.
+ * signed counters, waits for a counter to settle and scan snapshots; for
+ * the mm tests, raw pagemap entries, kpageflags and kpagecount, NUMA
+ * placement, small files and command-driven child processes.
  * Nothing here trusts the engine: it only reads what the kernel exposes.
  */
 #ifndef KSM_SELFTEST_UTIL_H
