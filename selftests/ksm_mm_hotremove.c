@@ -349,6 +349,30 @@ FIXTURE_TEARDOWN(hotremove)
 	EXPECT_EQ(0, ksm_merge_teardown(&self->saved));
 }
 
+/* Which processes have merged pages, when the counters disagree. */
+static void show_merging_processes(const struct ksm_counters *base)
+{
+	struct ksm_proc_stat st;
+	struct ksm_counters c;
+	struct dirent *d;
+	DIR *dir;
+	int pid;
+
+	if (!ksm_read_counters(&c))
+		fprintf(stderr, "# shared %lu sharing %lu (base %lu %lu)\n",
+			c.pages_shared, c.pages_sharing, base->pages_shared,
+			base->pages_sharing);
+	dir = opendir("/proc");
+	if (!dir)
+		return;
+	while ((d = readdir(dir)))
+		if (sscanf(d->d_name, "%d", &pid) == 1 &&
+		    !ksm_read_proc_stat(pid, &st) && st.rmap_items)
+			fprintf(stderr, "# pid %d: %ld rmap items, %ld merging\n",
+				pid, st.rmap_items, st.merging_pages);
+	closedir(dir);
+}
+
 /* Fill the chosen pages, advise the pool, wait for the merge in-block. */
 static int64_t merge_chosen(struct __test_metadata *_metadata,
 			    const struct block *b, char *pool,
@@ -366,7 +390,11 @@ static int64_t merge_chosen(struct __test_metadata *_metadata,
 		     MERGE_TIMEOUT_MS);
 	EXPECT_LT(0, pfn) TH_LOG("the chosen pages did not merge");
 	EXPECT_TRUE(in_block(b, pfn));
-	EXPECT_TRUE(ksm_wait_counters(base, 1, NR_SAME - 1, MERGE_TIMEOUT_MS));
+	if (!ksm_wait_counters(base, 1, NR_SAME - 1, MERGE_TIMEOUT_MS)) {
+		show_merging_processes(base);
+		EXPECT_TRUE(0) TH_LOG("counters not 1/%d above the base",
+				      NR_SAME - 1);
+	}
 	return pfn;
 }
 
