@@ -377,7 +377,8 @@ static void show_merging_processes(const struct ksm_counters *base)
 static int64_t merge_chosen(struct __test_metadata *_metadata,
 			    const struct block *b, char *pool,
 			    const size_t *idx, uint64_t seed,
-			    const struct ksm_counters *base)
+			    const struct ksm_counters *base, long dshared,
+			    long dsharing)
 {
 	int64_t pfn = 0;
 	size_t i;
@@ -390,10 +391,10 @@ static int64_t merge_chosen(struct __test_metadata *_metadata,
 		     MERGE_TIMEOUT_MS);
 	EXPECT_LT(0, pfn) TH_LOG("the chosen pages did not merge");
 	EXPECT_TRUE(in_block(b, pfn));
-	if (!ksm_wait_counters(base, 1, NR_SAME - 1, MERGE_TIMEOUT_MS)) {
+	if (!ksm_wait_counters(base, dshared, dsharing, MERGE_TIMEOUT_MS)) {
 		show_merging_processes(base);
-		EXPECT_TRUE(0) TH_LOG("counters not 1/%d above the base",
-				      NR_SAME - 1);
+		EXPECT_TRUE(0) TH_LOG("counters not %ld/%ld above the base",
+				      dshared, dsharing);
 	}
 	return pfn;
 }
@@ -419,7 +420,8 @@ TEST_F_TIMEOUT(hotremove, offline_block_with_merged_page, 900)
 				     NR_CHOSEN, self->blk.id, POOL_PAGES);
 	TH_LOG("%zu pages allocated to get %d in the block, %llu ms",
 	       allocated, NR_CHOSEN, (unsigned long long)(now_ms() - start));
-	pfn = merge_chosen(_metadata, &self->blk, pool, idx, seed, &base);
+	pfn = merge_chosen(_metadata, &self->blk, pool, idx, seed, &base, 1,
+			   NR_SAME - 1);
 	ASSERT_LT(0, pfn);
 
 	/* A second process maps the KSM page too. */
@@ -480,14 +482,19 @@ TEST_F_TIMEOUT(hotremove, offline_block_with_merged_page, 900)
 				sizeof(state)));
 	EXPECT_STREQ("Movable", state);
 
-	ASSERT_EQ(0, ksm_read_counters(&c));
+	/*
+	 * The counters are not read again as a base here: on 6.12, right
+	 * after the block comes back, pages_sharing can count one process's
+	 * mappings twice for a moment (less than one full scan).
+	 */
 	start = now_ms();
 	pool2 = pool_in_block(&self->blk, idx2, &allocated);
 	ASSERT_NE(NULL, pool2) TH_LOG("no pages of memory%d after onlining",
 				      self->blk.id);
 	TH_LOG("%zu pages allocated to get %d in the block again, %llu ms",
 	       allocated, NR_CHOSEN, (unsigned long long)(now_ms() - start));
-	p = merge_chosen(_metadata, &self->blk, pool2, idx2, seed + 100, &c);
+	p = merge_chosen(_metadata, &self->blk, pool2, idx2, seed + 100,
+			 &base, 2, 2 * NR_SAME - 1 + NR_SAME - 1);
 	EXPECT_NE(moved, p);
 	EXPECT_TRUE(chosen_ok(pool2, idx2, seed + 100, 0));
 	EXPECT_TRUE(chosen_ok(pool, idx, seed, 0));
