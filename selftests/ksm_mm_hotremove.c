@@ -12,9 +12,9 @@
  *
  * The pages are put in the block by allocating, bound to the block's node,
  * until enough frames of the block turn up in /proc/self/pagemap, and only
- * those get the content that merges; a block whose frames
- * /proc/kpageflags marks reserved (the memory map lives there) cannot go
- * offline and is not chosen.  Skips without such a block.  Verdicts come
+ * those get the content that merges; a block with frames /proc/kpageflags
+ * marks reserved (the memory map lives there) cannot go offline, one with
+ * poisoned frames cannot come back: neither is chosen.  Skips without such a block.  Verdicts come
  * from pagemap, /proc/kpagecount, the block's state and the KSM counters;
  * content is checked in both processes after every step.
  */
@@ -38,6 +38,7 @@
 
 #define MEM_DIR		"/sys/devices/system/memory"
 #define KPF_RESERVED_BIT 32	/* include/linux/kernel-page-flags.h */
+#define KPF_HWPOISON_BIT 19
 
 #define NR_SAME		16
 #define NR_UNIQ		4
@@ -79,8 +80,15 @@ static int block_node(int id)
 	return -ENOENT;
 }
 
-static bool block_has_reserved(uint64_t start, uint64_t nr)
+/*
+ * A frame marked reserved (the memory map lives there) keeps the block
+ * from going offline; one poisoned (by ksm_mm_hwpoison, say) keeps it from
+ * coming back online (-EHWPOISON).  Either rules the block out.
+ */
+static bool block_unsuitable(uint64_t start, uint64_t nr)
 {
+	const uint64_t bad = (1ULL << KPF_RESERVED_BIT) |
+			     (1ULL << KPF_HWPOISON_BIT);
 	uint64_t *flags = malloc(nr * sizeof(*flags));
 	bool ret = true;
 	uint64_t i;
@@ -90,14 +98,14 @@ static bool block_has_reserved(uint64_t start, uint64_t nr)
 	if (!kpageflags_read(start, nr, flags)) {
 		ret = false;
 		for (i = 0; i < nr && !ret; i++)
-			ret = flags[i] & (1ULL << KPF_RESERVED_BIT);
+			ret = flags[i] & bad;
 	}
 	free(flags);
 	return ret;
 }
 
 /*
- * The online ZONE_MOVABLE block with no reserved frame, on @nid if that
+ * The online ZONE_MOVABLE block with no reserved or poisoned frame, on @nid if that
  * is not negative, highest number first; 0 if found.
  */
 static int find_block(struct block *b, int nid)
@@ -125,7 +133,7 @@ static int find_block(struct block *b, int nid)
 			continue;
 		if (nid >= 0 && block_node(id) != nid)
 			continue;
-		if (block_has_reserved(id * block_pages, block_pages))
+		if (block_unsuitable(id * block_pages, block_pages))
 			continue;
 		best = id;
 	}

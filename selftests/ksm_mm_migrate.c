@@ -134,6 +134,24 @@ static bool all_on_node(pid_t pid, char *addr, size_t pages, int nid)
 }
 
 /*
+ * move_page_to() until the page is on @nid: a migration fails for the
+ * moment while someone (ksmd) holds the page.  Returns the last status.
+ */
+static int move_page_retry(pid_t pid, void *addr, int nid, int flags)
+{
+	int tries, status = -EAGAIN;
+
+	for (tries = 0; tries < 10; tries++) {
+		if (tries)
+			usleep(200000);
+		status = move_page_to(pid, addr, nid, flags);
+		if (status == nid || status == -EACCES || status == -EINVAL)
+			break;
+	}
+	return status;
+}
+
+/*
  * NR_SAME pages here and NR_SAME in a child (plus NR_UNIQ of its own)
  * merged into one KSM page; returns its frame.
  */
@@ -230,8 +248,8 @@ TEST_F_TIMEOUT(migrate, move_pages_merged_page, 600)
 
 	/* With ksmd quiet, migration alone must not change the counters. */
 	ASSERT_EQ(0, ksm_write_str("run", "0"));
-	ASSERT_EQ(to, move_page_to(0, self->area + 3 * psize(), to,
-				   MPOL_MF_MOVE_ALL));
+	ASSERT_EQ(to, move_page_retry(0, self->area + 3 * psize(), to,
+				      MPOL_MF_MOVE_ALL));
 	/* Every mapping, in both processes, follows at once. */
 	EXPECT_TRUE(all_on_node(0, self->area, NR_SAME, to));
 	EXPECT_TRUE(all_on_node(self->sh.child.pid, self->sh.area, NR_SAME,
@@ -280,9 +298,12 @@ TEST_F_TIMEOUT(migrate, migrate_pages_whole_process, 600)
 	/*
 	 * As root, migrate_pages() moves pages mapped by others too.  It
 	 * counts each further mapping of a page it has queued already as a
-	 * page it could not move, and a page in use may need another try.
+	 * page it could not move, and a page in use (ksmd looking at it just
+	 * then) may need another try a little later.
 	 */
-	for (tries = 1; tries <= 5; tries++) {
+	for (tries = 1; tries <= 10; tries++) {
+		if (tries > 1)
+			usleep(200000);
 		ret = syscall(SYS_migrate_pages, self->sh.child.pid,
 			      8 * sizeof(unsigned long), &old_nodes,
 			      &new_nodes);
@@ -363,7 +384,7 @@ TEST_F_TIMEOUT(migrate, merge_across_nodes_0, 900)
 	EXPECT_EQ(base.pages_sharing + 2 * NR_SAME - 2, c.pages_sharing);
 
 	/* Node 1's KSM page moves next to node 0's. */
-	ASSERT_EQ(0, move_page_to(0, a1, 0, MPOL_MF_MOVE_ALL));
+	ASSERT_EQ(0, move_page_retry(0, a1, 0, MPOL_MF_MOVE_ALL));
 	q1 = common_pfn(0, a1, NR_SAME);
 	EXPECT_LT(0, q1);
 	EXPECT_NE(p1, q1);
