@@ -373,11 +373,15 @@ static void show_merging_processes(const struct ksm_counters *base)
 	dir = opendir("/proc");
 	if (!dir)
 		return;
-	while ((d = readdir(dir)))
-		if (sscanf(d->d_name, "%d", &pid) == 1 &&
-		    !ksm_read_proc_stat(pid, &st) && st.rmap_items)
+	while ((d = readdir(dir))) {
+		char *end;
+
+		pid = strtol(d->d_name, &end, 10);
+		if (pid > 0 && !*end && !ksm_read_proc_stat(pid, &st) &&
+		    st.rmap_items)
 			fprintf(stderr, "# pid %d: %ld rmap items, %ld merging\n",
 				pid, st.rmap_items, st.merging_pages);
+	}
 	closedir(dir);
 }
 
