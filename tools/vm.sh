@@ -238,7 +238,15 @@ main() {
 		init=$CACHE/vm/guest-init.sh
 	fi
 	cmdline="$cmdline init=$init panic=-1"
-	cmdline="$cmdline movablecore=25% printk.devkmsg=on$append"
+	cmdline="$cmdline movablecore=25% printk.devkmsg=on"
+	# Under TCG the guest clock follows the host's while the vCPUs run
+	# only when the host schedules QEMU: on a busy host a vCPU can look
+	# stuck for tens of seconds (a starved run printed a 23 s "soft
+	# lockup" in the page allocator, 100 times its usual speed).  The
+	# detectors stay on with thresholds for an emulated machine: soft
+	# lockups after 120 s (twice watchdog_thresh), RCU stalls after 60 s.
+	cmdline="$cmdline watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=60"
+	cmdline="$cmdline$append"
 
 	qemu_args=(
 		-machine q35 "${accel_args[@]}"
