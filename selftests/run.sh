@@ -76,6 +76,19 @@ record() {	# record NAME pass|fail|skip [REASON]
 	esac
 }
 
+# Free memory per node and the engine's counters, one line: a test that
+# leaves processes or merged pages behind shows up in the next one's line.
+mem_line() {
+	local n line="# mem:"
+
+	for n in /sys/devices/system/node/node[0-9]*; do
+		line+=" ${n##*/} $(awk '/MemFree/ { print $4 }' "$n/meminfo")kB"
+	done
+	[ -r "$SYSFS/pages_shared" ] &&
+		line+=" shared $(cat "$SYSFS/pages_shared") sharing $(cat "$SYSFS/pages_sharing")"
+	echo "$line"
+}
+
 # exec_test COMMAND...: run one program, showing its output; sets verdict
 # (pass, fail or skip) and reason.
 exec_test() {
@@ -83,6 +96,7 @@ exec_test() {
 
 	out=$(mktemp)
 	echo "# ---- $*"
+	mem_line
 	timeout -k 10 "$TIMEOUT" "$@" 2>&1 | tee "$out" | sed -u 's/^/# /'
 	rc=${PIPESTATUS[0]}
 	totals=$(grep -E '^# Totals: ' "$out" | tail -n 1)

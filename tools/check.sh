@@ -78,8 +78,9 @@ vm_run() {
 	mkdir -p "$dir"
 	# Under TCG the debug kernel (KASAN, lockdep) runs the suite in about
 	# 25 minutes on an idle machine: leave room.
+	# zram swap: ksm_mm_swap needs a swap device.
 	"$REPO/tools/vm.sh" --flavour "$flavour" --out "$dir" --timeout 3600 \
-		--log "$dir/console.log" -- \
+		--zram 512M --log "$dir/console.log" -- \
 		env KSM_MODULE="$ko" KSM_TESTS_BIN="$bin" \
 		KSM_TESTS_FILTER="${KSM_TESTS_FILTER:-}" \
 		KSM_UPSTREAM_TESTS="$3" \
