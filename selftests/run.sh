@@ -15,7 +15,7 @@
 # Env:
 #   KSM_MODULE        path to ksm_mod.ko; empty for a kernel with built-in KSM
 #   KSM_TESTS_BIN     build output of selftests/Makefile (default: its O=)
-#   KSM_TESTS_FILTER  run only the tests whose name contains this string
+#   KSM_TESTS_FILTER  run only the tests whose name matches this extended regex
 #   KSM_OUT           if set, results.tap is written there too
 #   KSM_TEST_TIMEOUT  seconds per program (default 900)
 #   KSM_UPSTREAM_TESTS  0: report upstream's programs as skipped (default 1)
@@ -53,9 +53,10 @@ tap() {
 	echo "$1"
 }
 
-# Only the tests whose name contains KSM_TESTS_FILTER run.
+# Only the tests whose name matches KSM_TESTS_FILTER (an extended regular
+# expression; a plain name matches the tests containing it) run.
 selected() {
-	[ -z "$FILTER" ] || [[ "$1" == *"$FILTER"* ]]
+	[ -z "$FILTER" ] || [[ "$1" =~ $FILTER ]]
 }
 
 record() {	# record NAME pass|fail|skip [REASON]
