@@ -177,6 +177,7 @@ static int __init ksm_mod_init(void)
 	err = ksm_mm_adopt_all();
 	if (err)
 		goto out_unregister;
+	ksm_debugfs_init();
 	return 0;
 
 out_unregister:
@@ -203,6 +204,7 @@ out_items:
  */
 static void __exit ksm_mod_exit(void)
 {
+	ksm_debugfs_exit();
 	ksm_unregister_ops(&ksm_mod_ops);
 	ksm_hotplug_exit();
 	ksm_sysfs_exit();

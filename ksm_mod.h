@@ -106,12 +106,19 @@ extern struct mutex ksmd_mutex;
 
 /*
  * Low bits of ksm_rmap_item.address (the page address is page aligned):
- * the index an item is in and, for the unstable index, the low bits of the
- * full-scan number it was inserted during.
+ * which index the item is in; for the unstable index, the low bits of the
+ * number of the full scan it was filed during (an item is seen again, and
+ * so unfiled, within one full scan, which two bits tell apart); and smart
+ * scan's state.
  */
-#define KSM_ITEM_SEQNR		0x0ffUL
-#define KSM_ITEM_UNSTABLE	0x100UL
-#define KSM_ITEM_STABLE		0x200UL
+#define KSM_ITEM_SEQNR		0x003UL
+#define KSM_ITEM_UNSTABLE	0x004UL
+#define KSM_ITEM_STABLE		0x008UL
+#define KSM_ITEM_AGE		0x0f0UL	/* scans seen, saturating */
+#define KSM_ITEM_SKIPS		0xf00UL	/* scans still to sit out */
+
+/* The end of a KSM page's list of items: its stable node, tagged. */
+#define KSM_ITEM_LIST_END	0x1UL
 
 struct ksm_stable_node;
 
@@ -119,32 +126,34 @@ struct ksm_stable_node;
  * struct ksm_rmap_item - one page of a registered mm that ksmd looked at
  * @next: the mm slot's list of items, sorted by address.
  * @mm: the mm the page is mapped in.
- * @address: the page's address, with KSM_ITEM_* flags in the low bits.
- * @checksum: hash of the content when last scanned.
- * @age: scans since the item was created (saturates), for smart scan.
- * @skips_left: scans smart scan will still skip this page for.
- * @nid: NUMA node of the index the item is filed under (when unstable).
+ * @address: the page's address, with KSM_ITEM_* bits in the low bits.
+ * @checksum: hash of the content when last scanned (when not stable; a
+ *	stable item's is its node's).
  * @hash_next: chain in the unstable index (when KSM_ITEM_UNSTABLE).
- * @node: the stable node of the KSM page mapped here (when KSM_ITEM_STABLE).
- * @link: entry in @node's list of mappings.
+ * @sibling: the next item mapping the same KSM page, or, for the last one,
+ *	the stable node ORed with KSM_ITEM_LIST_END (when KSM_ITEM_STABLE).
  * @anon_vma: the VMA's anon_vma, referenced, for rmap walks (when stable).
  *
- * Owned by ksmd: all fields are under ksmd_mutex, and @link also
+ * 40 bytes: one is kept for every page of every mergeable area, so its
+ * size is most of the engine's memory.  Hence the union, the flags in the
+ * address, and the singly linked @sibling list (the node of an item is at
+ * the end of its list: finding it, or unlinking an item, costs a walk of
+ * at most max_page_sharing items).
+ *
+ * Owned by ksmd: all fields are under ksmd_mutex, and @sibling also
  * under the KSM page's folio lock.
  */
 struct ksm_rmap_item {
 	struct ksm_rmap_item *next;
 	struct mm_struct *mm;
 	unsigned long address;
-	u32 checksum;
-	u8 age;
-	u8 skips_left;
-	u16 nid;
 	union {
-		struct ksm_rmap_item *hash_next;
 		struct {
-			struct ksm_stable_node *node;
-			struct hlist_node link;
+			u32 checksum;
+			struct ksm_rmap_item *hash_next;
+		};
+		struct {
+			unsigned long sibling;
 			struct anon_vma *anon_vma;
 		};
 	};
@@ -153,6 +162,20 @@ struct ksm_rmap_item {
 static inline unsigned long ksm_item_addr(const struct ksm_rmap_item *item)
 {
 	return item->address & PAGE_MASK;
+}
+
+static inline bool ksm_item_stable(const struct ksm_rmap_item *item)
+{
+	return item->address & KSM_ITEM_STABLE;
+}
+
+/* The item after @item on its KSM page's list, or NULL at the end. */
+static inline struct ksm_rmap_item *
+ksm_item_sibling(const struct ksm_rmap_item *item)
+{
+	if (item->sibling & KSM_ITEM_LIST_END)
+		return NULL;
+	return (struct ksm_rmap_item *)item->sibling;
 }
 
 /* Where a stable node is filed. */
@@ -167,7 +190,8 @@ enum ksm_node_place {
  * @hash: entry in the stable index (KSM_NODE_INDEXED).
  * @dup_link: entry in its chain's list of dups (KSM_NODE_DUP).
  * @migrated: entry in the list of migrated nodes (KSM_NODE_MIGRATED).
- * @items: the rmap items mapping this KSM page; for a chain, its dups.
+ * @items: the first rmap item mapping this KSM page (linked by @sibling).
+ * @dups: a chain's dups.
  * @kpfn: the KSM page's pfn (not for chains).
  * @prune_time: jiffies when the chain's dups were last checked (chains).
  * @checksum: hash of the (write-protected) content.
@@ -187,7 +211,10 @@ struct ksm_stable_node {
 		struct hlist_node dup_link;
 		struct list_head migrated;
 	};
-	struct hlist_head items;
+	union {
+		struct ksm_rmap_item *items;
+		struct hlist_head dups;
+	};
 	union {
 		unsigned long kpfn;
 		unsigned long prune_time;
@@ -295,6 +322,7 @@ struct ksm_rmap_item *ksm_unstable_find_or_add(struct ksm_rmap_item *item,
 					       struct page **match);
 void ksm_unstable_remove(struct ksm_rmap_item *item);
 void ksm_unstable_destroy(void);
+size_t ksm_unstable_table_bytes(void);
 
 /* stable_tree.c: KSM pages, by content hash. */
 enum ksm_get_folio_mode {
@@ -310,12 +338,14 @@ struct ksm_stable_node *ksm_stable_insert(struct folio *kfolio);
 void ksm_stable_add_item(struct ksm_rmap_item *item,
 			 struct ksm_stable_node *node, bool over_limit_ok);
 void ksm_stable_remove_item(struct ksm_rmap_item *item);
+struct ksm_stable_node *ksm_item_node(const struct ksm_rmap_item *item);
 bool ksm_node_has_room(const struct ksm_stable_node *node);
 void ksm_stable_check_placement(struct ksm_stable_node *node);
 void ksm_stable_prune_migrated(void);
 int ksm_stable_remove_all(void);
 void ksm_stable_remove_range(unsigned long start_pfn, unsigned long end_pfn);
 bool ksm_stable_empty(void);
+size_t ksm_stable_table_bytes(void);
 int ksm_stable_init(void);
 void ksm_stable_destroy(void);
 
@@ -376,6 +406,10 @@ void ksmd_sleep_changed(void);
 /* sysfs.c: /sys/kernel/mm/ksm. */
 int ksm_sysfs_init(void);
 void ksm_sysfs_exit(void);
+
+/* debugfs.c: the indexes' memory, for measurements. */
+void ksm_debugfs_init(void);
+void ksm_debugfs_exit(void);
 
 /* core.c: state changes that several files trigger. */
 int ksm_set_run(unsigned int run);

@@ -70,7 +70,7 @@ void ksm_rmap_walk(struct folio *folio, struct rmap_walk_control *rwc)
 	if (!node)
 		return;
 	for (others = 0; others <= 1; others++)
-		hlist_for_each_entry(item, &node->items, link) {
+		for (item = node->items; item; item = ksm_item_sibling(item)) {
 			cond_resched();
 			if (!ksm_walk_item(folio, item, rwc, others))
 				return;
@@ -103,7 +103,7 @@ void ksm_collect_procs(struct folio *folio, struct page *page,
 
 	if (!node)
 		return;
-	hlist_for_each_entry(item, &node->items, link) {
+	for (item = node->items; item; item = ksm_item_sibling(item)) {
 		struct anon_vma *anon_vma = item->anon_vma;
 		unsigned long addr = ksm_item_addr(item);
 		struct task_struct *tsk;

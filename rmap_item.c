@@ -93,13 +93,23 @@ struct ksm_rmap_item *ksm_item_get(struct ksm_mm_slot *slot,
 /**
  * ksm_items_drop_from - drop every item from *@link to the end of its list
  * @link: a link in an mm slot's item list
+ *
+ * Highest address first: a KSM page's list has the items of one mm in
+ * descending address order, so each one dropped is then at its head and
+ * is unlinked without a walk.
  */
 void ksm_items_drop_from(struct ksm_rmap_item **link)
 {
-	struct ksm_rmap_item *item;
+	struct ksm_rmap_item *item = *link, *reversed = NULL, *next;
 
-	while ((item = *link)) {
-		*link = item->next;
+	*link = NULL;
+	for (; item; item = next) {
+		next = item->next;
+		item->next = reversed;
+		reversed = item;
+	}
+	for (item = reversed; item; item = next) {
+		next = item->next;
 		ksm_item_unlink(item);
 		ksm_item_free(item);
 	}
@@ -107,6 +117,9 @@ void ksm_items_drop_from(struct ksm_rmap_item **link)
 
 int ksm_item_cache_init(void)
 {
+	/* See struct ksm_rmap_item: its size is the engine's footprint. */
+	BUILD_BUG_ON(IS_ENABLED(CONFIG_64BIT) &&
+		     sizeof(struct ksm_rmap_item) > 40);
 	ksm_item_cache = KMEM_CACHE(ksm_rmap_item, 0);
 	return ksm_item_cache ? 0 : -ENOMEM;
 }

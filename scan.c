@@ -17,6 +17,7 @@
  * Everything here runs under ksmd_mutex.
  */
 
+#include <linux/bitfield.h>
 #include <linux/freezer.h>
 #include <linux/mm.h>
 #include <linux/pagewalk.h>
@@ -134,7 +135,7 @@ static void ksm_file_pair(struct page *kpage, struct ksm_rmap_item *item,
 static bool ksm_item_on(const struct ksm_rmap_item *item,
 			const struct ksm_stable_node *node)
 {
-	return (item->address & KSM_ITEM_STABLE) && item->node == node;
+	return ksm_item_stable(item) && ksm_item_node(item) == node;
 }
 
 /* The work on one page: @page is referenced, @item is its rmap item. */
@@ -213,7 +214,7 @@ static void ksm_process_page(struct page *page, struct ksm_rmap_item *item)
 }
 
 /* Smart scan: how many scans a page that failed to merge sits out. */
-static u8 ksm_skip_budget(u8 age)
+static unsigned long ksm_skip_budget(unsigned long age)
 {
 	static const u8 budget[] = { 1, 1, 1, 1, 2, 2, 4, 4, 4 };
 
@@ -222,74 +223,122 @@ static u8 ksm_skip_budget(u8 age)
 
 static bool ksm_should_skip(struct page *page, struct ksm_rmap_item *item)
 {
-	u8 age = item->age;
+	unsigned long age = FIELD_GET(KSM_ITEM_AGE, item->address);
+	unsigned long skips = FIELD_GET(KSM_ITEM_SKIPS, item->address);
 
 	/* KSM pages are always looked at: their mappings must be counted. */
 	if (!READ_ONCE(ksm_tun.smart_scan) || PageKsm(page))
 		return false;
-	if (age != U8_MAX)
-		item->age++;
+	if (age < FIELD_MAX(KSM_ITEM_AGE))
+		item->address += FIELD_PREP(KSM_ITEM_AGE, 1);
 	if (age < 3)
 		return false;	/* young pages get their chances first */
-	if (!item->skips_left) {
-		item->skips_left = ksm_skip_budget(age);
+	if (!skips) {
+		item->address |= FIELD_PREP(KSM_ITEM_SKIPS,
+					    ksm_skip_budget(age));
 		return false;
 	}
-	item->skips_left--;
+	item->address -= FIELD_PREP(KSM_ITEM_SKIPS, 1);
 	ksm_count.pages_skipped++;
 	ksm_item_unlink(item);
 	return true;
 }
 
-/* The page found by ksm_next_page_pmd() and where. */
-struct ksm_found_page {
+/*
+ * Pages collected ahead, under one mmap_lock and one page-table walk, so
+ * that the walk is not restarted from the top for every page.  Each holds
+ * a reference; they are handed out in address order and whatever a batch
+ * of ksm_scan_batch() did not use is put back before it returns.  Under
+ * ksmd_mutex, like the cursor.
+ */
+#define KSM_COLLECT_MAX	32
+
+struct ksm_collected {
 	struct page *page;
 	unsigned long addr;
 };
 
-/* Find the first anonymous page mapped in this PMD's range. */
-static int ksm_next_page_pmd(pmd_t *pmdp, unsigned long addr,
-			     unsigned long end, struct mm_walk *walk)
+static struct {
+	unsigned int nr, pos, max;
+	struct ksm_collected ent[KSM_COLLECT_MAX];
+} ksm_ahead;
+
+/*
+ * Take @page (referenced by the caller's walk) into the batch.  A page of
+ * a large folio goes alone: merging one splits its folio, which our extra
+ * references on its other pages would prevent.  Returns true if the
+ * batch is complete.
+ */
+static bool ksm_collect_page(struct page *page, unsigned long addr)
 {
-	struct ksm_found_page *found = walk->private;
+	ksm_ahead.ent[ksm_ahead.nr].page = page;
+	ksm_ahead.ent[ksm_ahead.nr].addr = addr;
+	ksm_ahead.nr++;
+	return ksm_ahead.nr == ksm_ahead.max ||
+	       folio_test_large(page_folio(page));
+}
+
+/* A large folio's page waits for the next batch unless this one is empty. */
+static bool ksm_collect_defer(struct folio *folio)
+{
+	return ksm_ahead.nr && folio_test_large(folio);
+}
+
+/* Collect the anonymous pages mapped in this PMD's range. */
+static int ksm_collect_pmd(pmd_t *pmdp, unsigned long addr,
+			   unsigned long end, struct mm_walk *walk)
+{
+	unsigned long *next = walk->private;
 	struct vm_area_struct *vma = walk->vma;
-	struct page *page = NULL;
 	pte_t *start_pte, *ptep;
 	spinlock_t *ptl;	/* the PMD's or PTE table's lock */
+	struct folio *folio;
+	struct page *page;
+	int done = 0;
 	pmd_t pmd;
 
 	if (ksm_mm_exiting(walk->mm))
-		return 0;
+		return 1;
 	cond_resched();
 
 	pmd = pmdp_get_lockless(pmdp);
 	if (!pmd_present(pmd))
-		return 0;
+		goto out;
 
 	if (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) && pmd_leaf(pmd)) {
 		ptl = pmd_lock(walk->mm, pmdp);
 		pmd = pmdp_get(pmdp);
 		if (pmd_present(pmd) && pmd_leaf(pmd)) {
 			page = vm_normal_page_pmd(vma, addr, pmd);
-			if (page && (folio_is_zone_device(page_folio(page)) ||
-				     !folio_test_anon(page_folio(page))))
-				page = NULL;
-			if (page) {
+			folio = page ? page_folio(page) : NULL;
+			if (folio && (folio_is_zone_device(folio) ||
+				      !folio_test_anon(folio)))
+				folio = NULL;
+			if (folio && ksm_collect_defer(folio)) {
+				spin_unlock(ptl);
+				*next = addr;
+				return 1;
+			}
+			if (folio) {
 				page += (addr & ~PMD_MASK) >> PAGE_SHIFT;
-				get_page(page);
+				folio_get(folio);
+				done = ksm_collect_page(page, addr);
+				addr += PAGE_SIZE;
 			}
 			spin_unlock(ptl);
-			goto out;
+			if (done)
+				*next = addr;
+			return done;
 		}
 		spin_unlock(ptl);
 	}
 
 	start_pte = pte_offset_map_lock(walk->mm, pmdp, addr, &ptl);
 	if (!start_pte)
-		return 0;
-	for (ptep = start_pte; addr < end; ptep++, addr += PAGE_SIZE) {
+		goto out;
+	for (ptep = start_pte; addr < end && !done;
+	     ptep++, addr += PAGE_SIZE) {
 		pte_t pte = ptep_get(ptep);
-		struct folio *folio;
 
 		if (!pte_present(pte))
 			continue;
@@ -297,25 +346,87 @@ static int ksm_next_page_pmd(pmd_t *pmdp, unsigned long addr,
 		if (!page)
 			continue;
 		folio = page_folio(page);
-		if (!folio_is_zone_device(folio) && folio_test_anon(folio)) {
-			folio_get(folio);
+		if (folio_is_zone_device(folio) || !folio_test_anon(folio))
+			continue;
+		if (ksm_collect_defer(folio)) {
+			done = 1;
 			break;
 		}
-		page = NULL;
+		folio_get(folio);
+		done = ksm_collect_page(page, addr);
 	}
 	pte_unmap_unlock(start_pte, ptl);
+	if (done) {
+		*next = addr;
+		return 1;
+	}
 out:
-	if (!page)
-		return 0;
-	found->page = page;
-	found->addr = addr;
-	return 1;
+	*next = end;
+	return 0;
 }
 
-static const struct mm_walk_ops ksm_next_page_ops = {
-	.pmd_entry = ksm_next_page_pmd,
+static const struct mm_walk_ops ksm_collect_ops = {
+	.pmd_entry = ksm_collect_pmd,
 	.walk_lock = PGWALK_RDLOCK,
 };
+
+/*
+ * Fill the batch with up to @max pages of the mm under the cursor, from
+ * ksm_scan.next_addr on; mmap_lock is held.  Returns the number collected:
+ * 0 when the mm has nothing left to scan this time round.
+ */
+static unsigned int ksm_collect(struct mm_struct *mm, unsigned int max)
+{
+	VMA_ITERATOR(vmi, mm, ksm_scan.next_addr);
+	struct vm_area_struct *vma;
+	struct ksm_collected *ent;
+	unsigned int first;
+	bool stop;
+
+	ksm_ahead.nr = 0;
+	ksm_ahead.pos = 0;
+	ksm_ahead.max = clamp(max, 1U, KSM_COLLECT_MAX);
+
+	for_each_vma(vmi, vma) {
+		if (!ksm_vma_advised(vma))
+			continue;
+		if (ksm_scan.next_addr < vma->vm_start)
+			ksm_scan.next_addr = vma->vm_start;
+		if (!vma->anon_vma) {
+			ksm_scan.next_addr = vma->vm_end;
+			continue;
+		}
+		if (ksm_mm_exiting(mm))
+			break;
+		first = ksm_ahead.nr;
+		stop = ksm_scan.next_addr < vma->vm_end &&
+		       walk_page_range_vma(vma, ksm_scan.next_addr, vma->vm_end,
+					   &ksm_collect_ops, &ksm_scan.next_addr);
+		for (; first < ksm_ahead.nr; first++) {
+			ent = &ksm_ahead.ent[first];
+			flush_anon_page(vma, ent->page, ent->addr);
+			flush_dcache_page(ent->page);
+		}
+		if (stop)
+			break;
+		ksm_scan.next_addr = vma->vm_end;
+	}
+	return ksm_ahead.nr;
+}
+
+/*
+ * Put back the pages collected but not handed out, from the one at @pos;
+ * the cursor goes back to the first of them.
+ */
+static void ksm_collect_release(unsigned int pos)
+{
+	if (pos < ksm_ahead.nr)
+		ksm_scan.next_addr = ksm_ahead.ent[pos].addr;
+	for (; pos < ksm_ahead.nr; pos++)
+		put_page(ksm_ahead.ent[pos].page);
+	ksm_ahead.nr = 0;
+	ksm_ahead.pos = 0;
+}
 
 /* Start a full scan; returns false if there is nothing to scan. */
 static bool ksm_scan_begin(void)
@@ -366,13 +477,15 @@ static void ksm_scan_leave_mm(struct ksm_mm_slot *slot)
 
 /*
  * The next page to look at, with a reference, and its rmap item; NULL at
- * the end of a full scan, or if no item could be allocated.
+ * the end of a full scan, or if no item could be allocated.  @budget is
+ * how many pages the caller may still look at.
  */
-static struct ksm_rmap_item *ksm_scan_next(struct page **pagep)
+static struct ksm_rmap_item *ksm_scan_next(struct page **pagep,
+					   unsigned int budget)
 {
+	struct ksm_collected *ent;
+	struct ksm_rmap_item *item;
 	struct ksm_mm_slot *slot;
-	struct vm_area_struct *vma;
-	struct vma_iterator vmi;
 	struct mm_struct *mm;
 
 	if (ksm_mm_list_empty())
@@ -387,59 +500,31 @@ static struct ksm_rmap_item *ksm_scan_next(struct page **pagep)
 
 	for (;;) {
 		slot = ksm_scan.slot;
-		mm = slot->mm;
-		vma_iter_init(&vmi, mm, ksm_scan.next_addr);
-		mmap_read_lock(mm);
-		if (ksm_mm_exiting(mm))
-			goto none_left;
-
-		for_each_vma(vmi, vma) {
-			if (!ksm_vma_advised(vma))
-				continue;
-			if (ksm_scan.next_addr < vma->vm_start)
-				ksm_scan.next_addr = vma->vm_start;
-			if (!vma->anon_vma)
-				ksm_scan.next_addr = vma->vm_end;
-
-			while (ksm_scan.next_addr < vma->vm_end) {
-				struct ksm_found_page found = {};
-				struct ksm_rmap_item *item;
-
-				if (ksm_mm_exiting(mm))
-					break;
-				if (walk_page_range_vma(vma, ksm_scan.next_addr,
-							vma->vm_end,
-							&ksm_next_page_ops,
-							&found) <= 0) {
-					ksm_scan.next_addr = vma->vm_end;
-					break;
-				}
-				ksm_scan.next_addr = found.addr;
-				flush_anon_page(vma, found.page, found.addr);
-				flush_dcache_page(found.page);
-
-				item = ksm_item_get(slot, ksm_scan.link,
-						    found.addr);
-				if (!item) {
-					put_page(found.page);
-					mmap_read_unlock(mm);
-					return NULL;
-				}
-				ksm_scan.link = &item->next;
-				ksm_scan.next_addr += PAGE_SIZE;
-				if (ksm_should_skip(found.page, item)) {
-					put_page(found.page);
-					cond_resched();
-					continue;
-				}
-				mmap_read_unlock(mm);
-				*pagep = found.page;
-				return item;
+		while (ksm_ahead.pos < ksm_ahead.nr) {
+			ent = &ksm_ahead.ent[ksm_ahead.pos++];
+			item = ksm_item_get(slot, ksm_scan.link, ent->addr);
+			if (!item) {
+				ksm_collect_release(ksm_ahead.pos - 1);
+				return NULL;
 			}
+			ksm_scan.link = &item->next;
+			if (ksm_should_skip(ent->page, item)) {
+				put_page(ent->page);
+				cond_resched();
+				continue;
+			}
+			*pagep = ent->page;
+			return item;
 		}
 
+		mm = slot->mm;
+		mmap_read_lock(mm);
+		if (!ksm_mm_exiting(mm) && ksm_collect(mm, budget)) {
+			mmap_read_unlock(mm);
+			continue;
+		}
 		if (ksm_mm_exiting(mm)) {
-none_left:
+			/* Drop all its items, and the slot. */
 			ksm_scan.next_addr = 0;
 			ksm_scan.link = &slot->items;
 		}
@@ -466,15 +551,16 @@ void ksm_scan_batch(unsigned int nr_pages)
 	struct ksm_rmap_item *item;
 	struct page *page;
 
-	while (nr_pages-- && likely(!freezing(current))) {
+	for (; nr_pages && likely(!freezing(current)); nr_pages--) {
 		cond_resched();
-		item = ksm_scan_next(&page);
+		item = ksm_scan_next(&page, nr_pages);
 		if (!item)
-			return;
+			break;
 		ksm_process_page(page, item);
 		put_page(page);
 		ksm_count.pages_scanned++;
 	}
+	ksm_collect_release(ksm_ahead.pos);
 }
 
 /* Break the KSM pages of every mergeable VMA of @mm (mmap_lock held). */

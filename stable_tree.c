@@ -134,7 +134,7 @@ static void ksm_chain_add_dup(struct ksm_stable_node *chain,
 			      struct ksm_stable_node *dup)
 {
 	dup->place = KSM_NODE_DUP;
-	hlist_add_head(&dup->dup_link, &chain->items);
+	hlist_add_head(&dup->dup_link, &chain->dups);
 	ksm_count.stable_node_dups++;
 }
 
@@ -166,10 +166,10 @@ static struct ksm_stable_node *ksm_chain_tidy(struct ksm_stable_node *chain)
 {
 	struct ksm_stable_node *last = NULL;
 
-	if (hlist_empty(&chain->items)) {
+	if (hlist_empty(&chain->dups)) {
 		ksm_index_del(chain);
-	} else if (hlist_is_singular_node(chain->items.first, &chain->items)) {
-		last = hlist_entry(chain->items.first, struct ksm_stable_node,
+	} else if (hlist_is_singular_node(chain->dups.first, &chain->dups)) {
+		last = hlist_entry(chain->dups.first, struct ksm_stable_node,
 				   dup_link);
 		hlist_del(&last->dup_link);
 		ksm_count.stable_node_dups--;
@@ -201,27 +201,51 @@ static void ksm_node_unfile(struct ksm_stable_node *node)
 }
 
 /*
+ * The last item ksm_item_node() answered for, and its node: ksmd meets a
+ * KSM page's items of one mm in address order, which is the reverse of
+ * their order on the list (new items go first), so the item met next
+ * usually links straight to this one.  Cleared whenever an item leaves a
+ * list, so it never names an item that is not on its node's list.
+ */
+static struct {
+	const struct ksm_rmap_item *item;
+	struct ksm_stable_node *node;
+} ksm_item_node_memo;
+
+/* A stable item becomes a plain one again, with its node's checksum. */
+static void ksm_item_leave_node(struct ksm_rmap_item *item,
+				const struct ksm_stable_node *node)
+{
+	ksm_item_node_memo.item = NULL;
+	item->address &= PAGE_MASK | KSM_ITEM_AGE | KSM_ITEM_SKIPS;
+	item->checksum = node->checksum;
+	item->hash_next = NULL;
+}
+
+/*
  * Forget a KSM page: its mappings are no longer counted as merged and its
  * node is freed.  The caller made sure the page no longer points at the
  * node (it was freed, or its mapping was cleared under the folio lock).
  */
 static void ksm_node_remove(struct ksm_stable_node *node)
 {
-	struct ksm_rmap_item *item;
+	struct ksm_rmap_item *item, *next;
 
-	hlist_for_each_entry(item, &node->items, link) {
-		if (item->link.next)
+	for (item = node->items; item; item = next) {
+		next = ksm_item_sibling(item);
+		if (next)
 			ksm_count.pages_sharing--;
 		else
 			ksm_count.pages_shared--;
 		item->mm->ksm_merging_pages--;
 		node->nr_items--;
 		put_anon_vma(item->anon_vma);
-		item->address &= PAGE_MASK;
-		if (item->link.next)
+		if (next)
 			trace_ksm_remove_rmap_item(node->kpfn, item, item->mm);
+		ksm_item_leave_node(item, node);
 		cond_resched();
 	}
+	node->items = NULL;
 	WARN_ON_ONCE(node->nr_items);
 	trace_ksm_remove_ksm_page(node->kpfn);
 	ksm_node_unfile(node);
@@ -318,7 +342,7 @@ static struct folio *ksm_chain_pick(struct ksm_stable_node **entryp,
 	if (prune)
 		chain->prune_time = jiffies;
 
-	hlist_for_each_entry_safe(dup, tmp, &chain->items, dup_link) {
+	hlist_for_each_entry_safe(dup, tmp, &chain->dups, dup_link) {
 		cond_resched();
 		folio = ksm_node_get_folio(dup, KSM_GET_NOLOCK);
 		if (!folio)
@@ -538,6 +562,31 @@ again:
 }
 
 /**
+ * ksm_item_node - the stable node at the end of @item's list
+ * @item: an item flagged KSM_ITEM_STABLE
+ */
+struct ksm_stable_node *ksm_item_node(const struct ksm_rmap_item *item)
+{
+	const struct ksm_rmap_item *it = item;
+	struct ksm_stable_node *node;
+
+	for (;;) {
+		if (it == ksm_item_node_memo.item) {
+			node = ksm_item_node_memo.node;
+			break;
+		}
+		if (it->sibling & KSM_ITEM_LIST_END) {
+			node = (void *)(it->sibling & ~KSM_ITEM_LIST_END);
+			break;
+		}
+		it = (const struct ksm_rmap_item *)it->sibling;
+	}
+	ksm_item_node_memo.item = item;
+	ksm_item_node_memo.node = node;
+	return node;
+}
+
+/**
  * ksm_stable_add_item - count @item as a mapping of @node's KSM page
  * @item: the item of a page just replaced by (or found to be) that page
  * @node: the KSM page's node; its folio is locked
@@ -549,13 +598,15 @@ void ksm_stable_add_item(struct ksm_rmap_item *item,
 	node->nr_items++;
 	WARN_ON_ONCE(!over_limit_ok &&
 		     node->nr_items > READ_ONCE(ksm_tun.max_page_sharing));
-	item->node = node;
 	item->address |= KSM_ITEM_STABLE;
-	hlist_add_head(&item->link, &node->items);
-	if (item->link.next)
+	if (node->items) {
+		item->sibling = (unsigned long)node->items;
 		ksm_count.pages_sharing++;
-	else
+	} else {
+		item->sibling = (unsigned long)node | KSM_ITEM_LIST_END;
 		ksm_count.pages_shared++;
+	}
+	node->items = item;
 	item->mm->ksm_merging_pages++;
 }
 
@@ -565,26 +616,33 @@ void ksm_stable_add_item(struct ksm_rmap_item *item,
  */
 void ksm_stable_remove_item(struct ksm_rmap_item *item)
 {
-	struct ksm_stable_node *node = item->node;
+	struct ksm_stable_node *node = ksm_item_node(item);
+	struct ksm_rmap_item *prev;
 	struct folio *folio;
 
 	folio = ksm_node_get_folio(node, KSM_GET_LOCK);
 	if (!folio)
 		return;	/* the node went, and took the item's state along */
 
-	hlist_del(&item->link);
+	if (node->items == item) {
+		node->items = ksm_item_sibling(item);
+	} else {
+		for (prev = node->items; prev->sibling != (unsigned long)item;
+		     prev = ksm_item_sibling(prev))
+			;
+		prev->sibling = item->sibling;
+	}
 	folio_unlock(folio);
 	folio_put(folio);
 
-	if (!hlist_empty(&node->items))
+	if (node->items)
 		ksm_count.pages_sharing--;
 	else
 		ksm_count.pages_shared--;
 	item->mm->ksm_merging_pages--;
 	node->nr_items--;
 	put_anon_vma(item->anon_vma);
-	item->node = NULL;
-	item->address &= PAGE_MASK;
+	ksm_item_leave_node(item, node);
 }
 
 /*
@@ -621,7 +679,7 @@ static int ksm_entry_drop_unmapped(struct ksm_stable_node *entry)
 
 	if (!ksm_node_is_chain(entry))
 		return ksm_node_drop_unmapped(entry);
-	hlist_for_each_entry_safe(dup, tmp, &entry->items, dup_link)
+	hlist_for_each_entry_safe(dup, tmp, &entry->dups, dup_link)
 		if (ksm_node_drop_unmapped(dup))
 			err = -EBUSY;
 	ksm_chain_tidy(entry);
@@ -690,7 +748,7 @@ void ksm_stable_remove_range(unsigned long start_pfn, unsigned long end_pfn)
 						       end_pfn);
 				continue;
 			}
-			hlist_for_each_entry_safe(dup, dtmp, &entry->items,
+			hlist_for_each_entry_safe(dup, dtmp, &entry->dups,
 						  dup_link)
 				ksm_node_drop_in_range(dup, start_pfn, end_pfn);
 			ksm_chain_tidy(entry);
@@ -699,6 +757,12 @@ void ksm_stable_remove_range(unsigned long start_pfn, unsigned long end_pfn)
 	}
 	list_for_each_entry_safe(node, next, &ksm_migrated_nodes, migrated)
 		ksm_node_drop_in_range(node, start_pfn, end_pfn);
+}
+
+/* Bytes of the bucket array (ksmd may be growing it: a snapshot). */
+size_t ksm_stable_table_bytes(void)
+{
+	return sizeof(*ksm_stable_table) << READ_ONCE(ksm_stable_bits);
 }
 
 int ksm_stable_init(void)

@@ -32,10 +32,13 @@
 static struct ksm_rmap_item **ksm_unstable_table;
 static unsigned int ksm_unstable_bits;
 
-static struct ksm_rmap_item **ksm_unstable_bucket(u32 checksum, int nid)
+/*
+ * Pages of every NUMA node share the buckets: a page's node is checked
+ * when it is found, as it may have moved since it was filed.
+ */
+static struct ksm_rmap_item **ksm_unstable_bucket(u32 checksum)
 {
-	return &ksm_unstable_table[hash_32(checksum ^ (u32)nid,
-					   ksm_unstable_bits)];
+	return &ksm_unstable_table[hash_32(checksum, ksm_unstable_bits)];
 }
 
 static bool ksm_unstable_current(const struct ksm_rmap_item *item)
@@ -51,7 +54,11 @@ static bool ksm_unstable_current(const struct ksm_rmap_item *item)
  */
 int ksm_unstable_reset(void)
 {
-	unsigned int bits = order_base_2(max(ksm_count.rmap_items, 1UL));
+	/*
+	 * A bucket per two to four rmap items (chains stay short even if
+	 * every page is filed): 2 to 4 bytes of table per tracked page.
+	 */
+	unsigned int bits = order_base_2(max(ksm_count.rmap_items / 4, 1UL));
 	struct ksm_rmap_item **table;
 
 	bits = clamp(bits, KSM_UNSTABLE_MIN_BITS, KSM_UNSTABLE_MAX_BITS);
@@ -80,7 +87,7 @@ void ksm_unstable_remove(struct ksm_rmap_item *item)
 	struct ksm_rmap_item **link;
 
 	if (ksm_unstable_current(item)) {
-		link = ksm_unstable_bucket(item->checksum, item->nid);
+		link = ksm_unstable_bucket(item->checksum);
 		while (*link && *link != item)
 			link = &(*link)->hash_next;
 		if (!WARN_ON_ONCE(!*link))
@@ -135,21 +142,20 @@ struct ksm_rmap_item *ksm_unstable_find_or_add(struct ksm_rmap_item *item,
 					       struct page *page, int nid,
 					       struct page **match)
 {
-	struct ksm_rmap_item **bucket = ksm_unstable_bucket(item->checksum, nid);
+	struct ksm_rmap_item **bucket = ksm_unstable_bucket(item->checksum);
 	struct ksm_rmap_item *cand;
 
 	for (cand = *bucket; cand; cand = cand->hash_next) {
 		struct page *other;
 
-		if (cand->checksum != item->checksum || cand->nid != nid)
+		if (cand->checksum != item->checksum)
 			continue;
 		other = ksm_unstable_page(cand);
 		if (!other)
 			continue;
 		/* The same page twice: a fork that has not broken COW yet. */
-		if (other == page || memcmp_pages(page, other) ||
-		    (!READ_ONCE(ksm_tun.merge_across_nodes) &&
-		     page_to_nid(other) != nid)) {
+		if (other == page || ksm_pfn_nid(page_to_pfn(other)) != nid ||
+		    memcmp_pages(page, other)) {
 			put_page(other);
 			continue;
 		}
@@ -158,11 +164,18 @@ struct ksm_rmap_item *ksm_unstable_find_or_add(struct ksm_rmap_item *item,
 	}
 
 	item->address |= KSM_ITEM_UNSTABLE | (ksm_scan.seqnr & KSM_ITEM_SEQNR);
-	item->nid = nid;
 	item->hash_next = *bucket;
 	*bucket = item;
 	ksm_count.pages_unshared++;
 	return NULL;
+}
+
+/* Bytes of the bucket array (ksmd may be resizing it: a snapshot). */
+size_t ksm_unstable_table_bytes(void)
+{
+	unsigned int bits = READ_ONCE(ksm_unstable_bits);
+
+	return bits ? sizeof(*ksm_unstable_table) << bits : 0;
 }
 
 void ksm_unstable_destroy(void)

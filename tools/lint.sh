@@ -63,7 +63,7 @@ rc=$?
 # so it reports a context imbalance wherever the lock is then dropped:
 # upstream mm/ksm.c gets the same five.  Those five, and nothing else.
 allowed='context imbalance in .(ksm_unstable_page|ksm_write_protect|'
-allowed+='ksm_replace_page|ksm_break_page|ksm_next_page_pmd). - unexpected unlock'
+allowed+='ksm_replace_page|ksm_break_page|ksm_collect_pmd). - unexpected unlock'
 if [ $rc -eq 0 ] &&
    grep -E 'warning:|error:' "$log" | grep -vE "$allowed"; then
 	rc=1
