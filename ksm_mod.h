@@ -116,6 +116,9 @@ extern struct mutex ksmd_mutex;
 #define KSM_ITEM_STABLE		0x008UL
 #define KSM_ITEM_AGE		0x0f0UL	/* scans seen, saturating */
 #define KSM_ITEM_SKIPS		0xf00UL	/* scans still to sit out */
+/* What leaving an index clears. */
+#define KSM_ITEM_INDEXED	(KSM_ITEM_SEQNR | KSM_ITEM_UNSTABLE | \
+				 KSM_ITEM_STABLE)
 
 /* The end of a KSM page's list of items: its stable node, tagged. */
 #define KSM_ITEM_LIST_END	0x1UL

@@ -217,7 +217,7 @@ static void ksm_item_leave_node(struct ksm_rmap_item *item,
 				const struct ksm_stable_node *node)
 {
 	ksm_item_node_memo.item = NULL;
-	item->address &= PAGE_MASK | KSM_ITEM_AGE | KSM_ITEM_SKIPS;
+	item->address &= ~KSM_ITEM_INDEXED;
 	item->checksum = node->checksum;
 	item->hash_next = NULL;
 }

@@ -94,7 +94,7 @@ void ksm_unstable_remove(struct ksm_rmap_item *item)
 			*link = item->hash_next;
 	}
 	item->hash_next = NULL;
-	item->address &= PAGE_MASK;
+	item->address &= ~KSM_ITEM_INDEXED;
 	ksm_count.pages_unshared--;
 }
 
