@@ -8,6 +8,8 @@
 #                 module and show it working on a real workload
 #   make check    lint, build, run the selftests on the debug and stock
 #                 kernels; ends with "N passed, N failed"
+#   make bench    ksm_mod on the release kernel against the built-in engine
+#                 on the stock kernel; table in out/bench/table.txt
 #   make module   build ksm_mod.ko against $(FLAVOUR) (debug by default)
 #   make kernel   build the $(FLAVOUR) test kernel
 #   make lint     checkpatch --strict, W=1 and sparse
@@ -15,7 +17,7 @@
 
 FLAVOUR ?= debug
 
-.PHONY: all run check module kernel lint deps clean
+.PHONY: all run check bench module kernel lint deps clean
 
 all: module
 
@@ -33,6 +35,9 @@ lint: kernel
 
 check:
 	tools/check.sh
+
+bench:
+	tools/bench.sh
 
 run:
 	tools/run.sh $(FLAVOUR)
