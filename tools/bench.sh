@@ -23,6 +23,7 @@
 #                  table.txt, table.md, pages_sharing.svg, runs/ (raw JSON
 #                  lines and the console log of every VM run)
 #   BENCH_SEED     seed of the page contents (default 1)
+#   BENCH_KSM_TESTS_MIB  ksm_tests -s for -P, -H and -D (default 100)
 #   BENCH_MODULE_KERNEL, BENCH_MODULE, BENCH_STOCK_KERNEL
 #                  use this kernel (bzImage or build dir) and ksm_mod.ko, and
 #                  this stock kernel, instead of building release and stock
@@ -40,6 +41,7 @@ OUT=${BENCH_OUT:-$REPO/out/bench}
 REPEATS=${BENCH_REPEATS:-3}
 FILTER=${BENCH_FILTER:-}
 SEED=${BENCH_SEED:-1}
+KSM_TESTS_MIB=${BENCH_KSM_TESTS_MIB:-100}
 # Both engines' VMs get exactly these.  slab_nomerge keeps every KSM cache
 # under its own name in /proc/slabinfo instead of folded into a kmalloc
 # cache of the same size.
@@ -95,7 +97,8 @@ for ((r = 1; r <= REPEATS; r++)); do
 		dir=$OUT/runs/$r-$engine
 		mkdir -p "$dir"
 		args=(--out "$dir/results.jsonl" --repeat "$r" --seed "$SEED"
-		      --filter "$FILTER" --ksm-tests "$tests_bin/ksm_tests")
+		      --filter "$FILTER" --ksm-tests "$tests_bin/ksm_tests"
+		      --ksm-tests-mib "$KSM_TESTS_MIB")
 		if [ "$engine" = module ]; then
 			kernel=$module_kernel
 			args+=(--insmod "$module")
@@ -141,6 +144,7 @@ BENCH_META_STOCK="$stock_label, built-in KSM" \
 BENCH_META_VM="tools/vm.sh, QEMU $accel, 2 vCPUs, 2 NUMA nodes, $VM_MEM, append '$VM_APPEND'" \
 BENCH_META_HOST="$(nproc) CPUs, $host_cpu; $qemu_version" \
 BENCH_META_ELAPSED=$elapsed REPEATS=$REPEATS FILTER=$FILTER SEED=$SEED \
+KSM_TESTS_MIB=$KSM_TESTS_MIB \
 python3 - "$OUT/meta.json" <<'EOF'
 import json
 import os
@@ -152,7 +156,8 @@ json.dump({"date": e["BENCH_META_DATE"],
            "stock_kernel": e["BENCH_META_STOCK"],
            "vm": e["BENCH_META_VM"], "host": e["BENCH_META_HOST"],
            "repeats": int(e["REPEATS"]), "filter": e["FILTER"],
-           "seed": e["SEED"], "elapsed_s": int(e["BENCH_META_ELAPSED"])},
+           "seed": e["SEED"], "ksm_tests_mib": int(e["KSM_TESTS_MIB"]),
+           "elapsed_s": int(e["BENCH_META_ELAPSED"])},
           open(sys.argv[1], "w"), indent=1)
 EOF
 echo
