@@ -119,6 +119,9 @@ def values(runs, workload, engine, metric):
     for r in runs:
         if r.get("workload") != workload or r.get("engine") != engine:
             continue
+        # A run that failed (or did not converge) gives no numbers.
+        if not r.get("ok", False):
+            continue
         v = r.get("metrics", {}).get(metric)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and \
                 math.isfinite(v):
@@ -330,7 +333,12 @@ def panel(runs, workload, x0, y0, w, h):
                      'stroke-opacity="0.85" points="%s"><title>%s, repeat %s'
                      '</title></polyline>' % (COLOURS.get(engine, "#000"), pts,
                                               engine, repeat))
-    ly = y0 + 10
+    # Legend bottom right: the curves start at the bottom left and end
+    # at the top.
+    ly = y0 + h - 18 * len(ENGINES) - 4
+    parts.append('<rect x="%g" y="%g" width="185" height="%d" fill="white" '
+                 'stroke="#ccc"/>' % (x0 + w - 195, ly - 12,
+                                      18 * len(ENGINES) + 6))
     for engine in ENGINES:
         n = sum(1 for e, _, _ in series if e == engine)
         parts.append('<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="%s" '
