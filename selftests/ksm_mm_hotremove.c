@@ -17,8 +17,14 @@
  * poisoned frames cannot come back: neither is chosen.  Skips without such a block.  Verdicts come
  * from pagemap, /proc/kpagecount, the block's state and the KSM counters;
  * content is checked in both processes after every step.
+ *
+ * A second test cancels an offline: a page of the block held by a pipe
+ * (vmsplice) cannot migrate, so offline_pages() retries until the writer
+ * is killed.  ksmd, paused while the block was going offline, must merge
+ * again, and the block must go offline once the pipe lets the page go.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -512,6 +519,100 @@ TEST_F_TIMEOUT(hotremove, offline_block_with_merged_page, 900)
 	EXPECT_TRUE(chosen_ok(pool, idx, seed, 0));
 	EXPECT_EQ('k', ksm_child_call(&self->child, 'r', CALL_TIMEOUT_MS));
 	EXPECT_EQ(moved, chosen_common_pfn(0, pool, idx));
+}
+
+/*
+ * Offline the block from a child while a page of it cannot move (a pipe
+ * holds it, through vmsplice), so that offline_pages() keeps retrying;
+ * SIGKILL the child: the offline is cancelled.  ksmd, which stops
+ * merging while a block goes offline, must merge again afterwards, and
+ * the block must still go offline once the page is let go.
+ */
+TEST_F_TIMEOUT(hotremove, offline_cancelled_then_done, 900)
+{
+	uint64_t seed = ksm_test_seed("mm_hotremove/cancel");
+	struct ksm_counters base, c;
+	size_t idx[NR_CHOSEN], allocated, i;
+	char *pool, state[64] = "";
+	struct iovec iov;
+	int pfd[2], status, err;
+	int64_t pfn, p;
+	uint64_t until;
+	pid_t pid;
+
+	ASSERT_EQ(0, ksm_read_counters(&base));
+	pool = pool_in_block(&self->blk, idx, &allocated);
+	ASSERT_NE(NULL, pool) TH_LOG("no %d pages of memory%d in %d allocated",
+				     NR_CHOSEN, self->blk.id, POOL_PAGES);
+	pfn = merge_chosen(_metadata, &self->blk, pool, idx, seed, &base, 1,
+			   NR_SAME - 1);
+	ASSERT_LT(0, pfn);
+
+	/* The first unique page is held by a pipe: it cannot migrate. */
+	ASSERT_EQ(0, pipe(pfd));
+	iov.iov_base = chosen(pool, idx, NR_SAME);
+	iov.iov_len = psize();
+	ASSERT_EQ(psize(), vmsplice(pfd[1], &iov, 1, 0));
+
+	fflush(NULL);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		char path[128];
+
+		snprintf(path, sizeof(path), MEM_DIR "/memory%d/state",
+			 self->blk.id);
+		_exit(-file_write_str(path, "offline"));
+	}
+	/* Wait until the offline is under way, and give it time to retry. */
+	until = now_ms() + 60000;
+	while (now_ms() < until &&
+	       (block_file(self->blk.id, "state", state, sizeof(state)) ||
+		strcmp(state, "going-offline")))
+		usleep(20000);
+	EXPECT_STREQ("going-offline", state);
+	sleep(3);
+	EXPECT_EQ(0, waitpid(pid, &status, WNOHANG))
+		TH_LOG("the offline ended although a page could not move");
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, block_file(self->blk.id, "state", state, sizeof(state)));
+	EXPECT_STREQ("online", state);
+
+	/* Nothing lost, nothing counted twice. */
+	EXPECT_TRUE(chosen_ok(pool, idx, seed, 0));
+	p = chosen_common_pfn(0, pool, idx);
+	EXPECT_LT(0, p) TH_LOG("the pages are no longer one KSM page");
+	ASSERT_EQ(0, ksm_read_counters(&c));
+	EXPECT_EQ(base.pages_shared + 1, c.pages_shared);
+	EXPECT_EQ(base.pages_sharing + NR_SAME - 1, c.pages_sharing);
+
+	/* ksmd runs again: the unique pages now all alike merge. */
+	for (i = NR_SAME + 1; i < NR_CHOSEN; i++)
+		fill_page_seeded(chosen(pool, idx, i), seed + 7);
+	EXPECT_TRUE(ksm_wait_counters(&base, 2, NR_SAME - 1 + NR_UNIQ - 2,
+				      MERGE_TIMEOUT_MS))
+		TH_LOG("no merging after the cancelled offline");
+
+	/* Let the page go: now the block goes offline. */
+	close(pfd[0]);
+	close(pfd[1]);
+	err = block_offline(self->blk.id);
+	ASSERT_EQ(0, err) TH_LOG("offlining memory%d: %s", self->blk.id,
+				 strerror(-err));
+	self->offlined = true;
+	p = chosen_common_pfn(0, pool, idx);
+	EXPECT_LT(0, p);
+	EXPECT_FALSE(in_block(&self->blk, p));
+	for (i = 0; i < NR_CHOSEN; i++)
+		EXPECT_TRUE(page_has_seed(chosen(pool, idx, i),
+					  i <= NR_SAME ?
+					  chosen_seed(seed, i, 0) : seed + 7));
+	ASSERT_EQ(0, ksm_wait_full_scans(2, SCAN_TIMEOUT_MS));
+	ASSERT_EQ(0, ksm_read_counters(&c));
+	EXPECT_EQ(base.pages_shared + 2, c.pages_shared);
+	EXPECT_EQ(base.pages_sharing + NR_SAME - 1 + NR_UNIQ - 2,
+		  c.pages_sharing);
 }
 
 TEST_HARNESS_MAIN
