@@ -54,6 +54,7 @@
 #define UNIQUE_MIB	64
 #define COW_MIB		64
 #define PATTERNS	64
+#define ROUNDS		3	/* of the COW and unmerge measurements */
 #define MEMBW_MIB	64
 #define MEMBW_PASSES	4
 #define MEMBW_ROUNDS	3
@@ -1114,6 +1115,20 @@ static void meta_snapshot(struct json *j, struct meta *m)
 	json_int(j, "slab_obj_bytes", m->obj_bytes);
 	json_int(j, "vmalloc_bytes", m->vmalloc_bytes);
 	json_int(j, "kmalloc_bytes", m->kmalloc_bytes);
+
+	/*
+	 * ksm_mod's own account of its hash tables, a cross-check of the
+	 * traced kmalloc and vmalloc bytes; not part of the metric.
+	 */
+	buf = slurp("/sys/kernel/debug/ksm_mod/table_bytes");
+	if (buf) {
+		long unstable, stable;
+
+		if (sscanf(buf, "unstable %ld stable %ld", &unstable,
+			   &stable) == 2)
+			json_int(j, "engine_table_bytes", unstable + stable);
+		free(buf);
+	}
 }
 
 /* ---- workloads ---- */
@@ -1293,35 +1308,67 @@ static bool run_unique(struct json *j, const struct workload *w)
 	return ok;
 }
 
-/* Merge PATTERNS contents repeated over COW_MIB, at sleep_millisecs 0. */
-static bool merge_patterns(struct json *j, struct worker *wk,
-			   struct converge *c, unsigned long *pages)
+static int dbl_cmp(const void *a, const void *b)
 {
-	*pages = workers_start(wk, 1, K_PATTERN, COW_MIB * MIB);
-	knob_set_int("sleep_millisecs", 0);
-	json_knobs(j);
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), dbl_cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Merge PATTERNS contents repeated over COW_MIB, at sleep_millisecs 0. */
+static bool merge_patterns(struct converge *c)
+{
 	c->timeout = 300;
 	c->expect_merge = true;
 	converge(c);
+	knob_set("run", "0");
 	return c->converged;
 }
 
-/* Write one byte into each of the merged pages. */
+static void json_rounds(struct json *j, const char *key, const double *v)
+{
+	int r;
+
+	json_open(j, key, '[');
+	for (r = 0; r < ROUNDS; r++)
+		json_num(j, NULL, v[r]);
+	json_close(j, ']');
+}
+
+/*
+ * Write one byte into each of the merged pages, ksmd stopped; ROUNDS
+ * times (the writes flip a bit, so the pages are alike again and merge
+ * again for the next round).
+ */
 static bool run_cow(struct json *j, const struct workload *w)
 {
-	struct converge c = { 0 };
+	struct converge c[ROUNDS] = { 0 };
+	double t[ROUNDS], med;
 	unsigned long pages;
 	struct worker wk;
-	bool ok;
-	double t;
+	bool ok = true;
+	int r;
 
-	ok = merge_patterns(j, &wk, &c, &pages);
-	knob_set("run", "0");
-	t = worker_cmd(&wk, 'c');
+	pages = workers_start(&wk, 1, K_PATTERN, COW_MIB * MIB);
+	knob_set_int("sleep_millisecs", 0);
+	json_knobs(j);
+	for (r = 0; r < ROUNDS; r++) {
+		ok = merge_patterns(&c[r]) && ok;
+		t[r] = worker_cmd(&wk, 'c');
+	}
+	json_int(j, "rounds", ROUNDS);
 	json_open(j, "metrics", '{');
-	json_converge(j, &c, pages);
-	json_num(j, "cow_s", t);
-	json_num(j, "cow_us_per_page", t * 1e6 / pages);
+	json_converge(j, &c[0], pages);
+	json_rounds(j, "cow_s_rounds", t);
+	med = median(t, ROUNDS);
+	json_num(j, "cow_s", med);
+	json_num(j, "cow_us_per_page", med * 1e6 / pages);
 	json_close(j, '}');
 	workers_stop(&wk, 1);
 	return ok;
@@ -1336,49 +1383,53 @@ static double timed_run2(void)
 	return now() - t;
 }
 
-/* MADV_UNMERGEABLE over merged pages, then "echo 2 > run" over them. */
+/*
+ * MADV_UNMERGEABLE over merged pages; advise and merge again; "echo 2 >
+ * run" over them.  ROUNDS times: "run = 2" leaves the areas advised but
+ * forgets the process, which MADV_UNMERGEABLE + MADV_MERGEABLE re-enter.
+ */
 static bool run_unmerge(struct json *j, const struct workload *w)
 {
-	struct converge c = { 0 }, c2 = { .timeout = 300, .expect_merge = true };
+	double t[ROUNDS], t2[ROUNDS], merged = 0, merged2 = 0, m;
+	struct converge c[ROUNDS] = { 0 }, c2[ROUNDS] = { 0 };
 	unsigned long pages;
-	long merged, merged2;
 	struct worker wk;
-	double t, t2;
-	bool ok;
+	bool ok = true;
+	int r;
 
-	ok = merge_patterns(j, &wk, &c, &pages);
-	knob_set("run", "0");
-	merged = c.end.c[C_SHARING] + c.end.c[C_SHARED];
-	t = worker_cmd(&wk, 'u');
-	worker_cmd(&wk, 'm');
-	converge(&c2);
-	ok = ok && c2.converged;
-	merged2 = c2.end.c[C_SHARING] + c2.end.c[C_SHARED];
-	t2 = timed_run2();
+	pages = workers_start(&wk, 1, K_PATTERN, COW_MIB * MIB);
+	knob_set_int("sleep_millisecs", 0);
+	json_knobs(j);
+	for (r = 0; r < ROUNDS; r++) {
+		if (r) {
+			worker_cmd(&wk, 'u');
+			worker_cmd(&wk, 'm');
+		}
+		ok = merge_patterns(&c[r]) && ok;
+		merged += c[r].end.c[C_SHARING] + c[r].end.c[C_SHARED];
+		t[r] = worker_cmd(&wk, 'u');
+		worker_cmd(&wk, 'm');
+		ok = merge_patterns(&c2[r]) && ok;
+		merged2 += c2[r].end.c[C_SHARING] + c2[r].end.c[C_SHARED];
+		t2[r] = timed_run2();
+		knob_set_int("sleep_millisecs", 0);
+	}
+	json_int(j, "rounds", ROUNDS);
 	json_open(j, "metrics", '{');
-	json_converge(j, &c, pages);
-	json_int(j, "merged_pages", merged);
-	json_num(j, "unmerge_madvise_s", t);
-	json_num(j, "unmerge_madvise_pages_per_s", t > 0 ? merged / t : NAN);
-	json_int(j, "merged_pages_run2", merged2);
-	json_num(j, "unmerge_run2_s", t2);
-	json_num(j, "unmerge_run2_pages_per_s", t2 > 0 ? merged2 / t2 : NAN);
+	json_converge(j, &c[0], pages);
+	json_num(j, "merged_pages", merged / ROUNDS);
+	json_rounds(j, "unmerge_madvise_s_rounds", t);
+	m = median(t, ROUNDS);
+	json_num(j, "unmerge_madvise_s", m);
+	json_num(j, "unmerge_madvise_pages_per_s", m > 0 ? merged / ROUNDS / m : NAN);
+	json_num(j, "merged_pages_run2", merged2 / ROUNDS);
+	json_rounds(j, "unmerge_run2_s_rounds", t2);
+	m = median(t2, ROUNDS);
+	json_num(j, "unmerge_run2_s", m);
+	json_num(j, "unmerge_run2_pages_per_s", m > 0 ? merged2 / ROUNDS / m : NAN);
 	json_close(j, '}');
 	workers_stop(&wk, 1);
 	return ok;
-}
-
-static int dbl_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), dbl_cmp);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static double membw_passes(unsigned long *buf, size_t words)

@@ -36,6 +36,8 @@ METRICS = [
     ("mixed-sleep0", "slab_bytes", "  of which slab caches", "bytes"),
     ("mixed-sleep0", "kmalloc_bytes", "  of which large kmalloc", "bytes"),
     ("mixed-sleep0", "vmalloc_bytes", "  of which vmalloc", "bytes"),
+    ("mixed-sleep0", "engine_table_bytes",
+     "  (cross-check: the module's debugfs table_bytes)", "bytes"),
     ("mixed-sleep0", "saved_bytes", "memory saved, net of metadata", "bytes"),
     ("mixed-sleep20", "converge_s", "time to converge", "s"),
     ("mixed-sleep20", "ksmd_cpu_converge_s", "ksmd CPU to converge", "s"),
@@ -204,6 +206,8 @@ def header_lines(meta, runs):
         lines.append("repeats: %s, filter: %s, seed: %s" % (
             meta.get("repeats", "?"), meta.get("filter") or "(all)",
             meta.get("seed", "?")))
+    releases = sorted({r.get("kernel", "?") for r in runs})
+    lines.append("guest kernel release: %s" % ", ".join(releases))
     counts = {e: len({r.get("repeat") for r in runs if r.get("engine") == e})
               for e in ENGINES}
     lines.append("VM runs with results: stock %d, module %d; medians below"
@@ -233,6 +237,15 @@ def text_table(summary, targets, meta, runs):
     for t in targets:
         out.append("  %-*s  want %-8s got %-7s %s" % (
             tw, t["target"], t["want"], fmt_ratio(t["ratio"]), t["verdict"]))
+    out.append("")
+    out.append("the repeats behind the targets (stock | module):")
+    for t in targets:
+        e = summary.get(t["workload"], {}).get(t["metric"])
+        if e:
+            out.append("  %-*s  %s | %s" % (
+                tw, t["target"],
+                " ".join(fmt(v, e["unit"]) for v in e["stock"]["values"]) or "-",
+                " ".join(fmt(v, e["unit"]) for v in e["module"]["values"]) or "-"))
     bad = failures(runs)
     if bad:
         out.append("")
@@ -358,10 +371,11 @@ def svg(runs, meta):
              'viewBox="0 0 %d %d" font-family="sans-serif">'
              % (width, height, width, height),
              '<rect width="100%" height="100%" fill="white"/>',
-             '<text x="20" y="24" font-size="15">ksm_mod (module, %s) vs '
-             'built-in KSM (stock, %s)</text>'
-             % (esc(str(meta.get("module_kernel", "?"))),
-                esc(str(meta.get("stock_kernel", "?"))))]
+             '<text x="20" y="24" font-size="15">ksm_mod on the release '
+             'kernel (module) vs built-in KSM on the stock kernel (stock)'
+             '</text>',
+             '<text x="20" y="42" font-size="11" fill="#555">%s</text>'
+             % esc("%s, %s" % (meta.get("date", "?"), meta.get("vm", "?")))]
     for i, workload in enumerate(workloads):
         parts += panel(runs, workload, 90, 75 + i * (ph + 90), width - 120, ph)
     parts.append("</svg>")
