@@ -890,6 +890,12 @@ static void trace_start(void)
 		note("cannot set up kmem tracing: large kmalloc metadata not measured");
 		return;
 	}
+	if (verbose) {
+		char f[128];
+
+		if (!read_file(TRACE_DIR "events/kmem/kfree/filter", f, sizeof(f)))
+			note("  kfree filter: %s", f);
+	}
 	trace_on = true;
 }
 
@@ -913,6 +919,7 @@ struct kevent {
 	double ts;
 	bool alloc, ksm;
 	char ptr[24];
+	char frame[80];	/* the first engine frame, for --verbose */
 	unsigned long bytes;
 };
 
@@ -956,8 +963,11 @@ static void trace_parse_cpu(const char *path)
 			next = line + strlen(line);
 		if (!strncmp(line, " => ", 4)) {
 			/* A frame of the last kmalloc's stack trace. */
-			if (last && strstr(line, "ksm"))
+			if (last && !last->ksm && strstr(line, "ksm")) {
 				last->ksm = true;
+				snprintf(last->frame, sizeof(last->frame), "%s",
+					 line + 4);
+			}
 			continue;
 		}
 		if (strstr(line, ": <stack trace>"))
@@ -1014,9 +1024,10 @@ static long trace_overruns(void)
 /* Bytes of live large kmallocs made under an engine function, or -1. */
 static long trace_kmalloc_bytes(void)
 {
+	static struct kevent *livev[4096];
+	size_t i, k, nlive = 0;
 	char path[128];
 	long live = 0;
-	size_t i, k;
 	int cpu;
 
 	if (!trace_on)
@@ -1036,18 +1047,35 @@ static long trace_kmalloc_bytes(void)
 	qsort(kevents, nkevents, sizeof(*kevents), kevent_cmp);
 	if (verbose)
 		note("  %zu kmalloc/kfree events traced", nkevents);
-	/* Replay: an engine allocation stays live until its pointer is freed. */
+	/*
+	 * Replay.  A large kmalloc is traced twice (by the large-allocation
+	 * path and by its caller), so an allocation of a pointer already
+	 * live is the same allocation; a kfree ends it.
+	 */
 	for (i = 0; i < nkevents; i++) {
-		if (!kevents[i].alloc)
-			continue;
-		if (!kevents[i].ksm || !strcmp(kevents[i].ptr, "0000000000000000"))
-			continue;
-		for (k = i + 1; k < nkevents; k++)
-			if (!kevents[k].alloc &&
-			    !strcmp(kevents[k].ptr, kevents[i].ptr))
+		struct kevent *e = &kevents[i];
+
+		for (k = 0; k < nlive; k++)
+			if (!strcmp(livev[k]->ptr, e->ptr))
 				break;
-		if (k == nkevents)
-			live += kevents[i].bytes;
+		if (!e->alloc) {
+			if (k < nlive)
+				livev[k] = livev[--nlive];
+			continue;
+		}
+		if (k < nlive || !e->ksm || !strcmp(e->ptr, "0000000000000000"))
+			continue;
+		if (nlive == ARRAY_SIZE(livev)) {
+			note("warning: too many engine allocations traced");
+			return -1;
+		}
+		livev[nlive++] = e;
+	}
+	for (k = 0; k < nlive; k++) {
+		live += livev[k]->bytes;
+		if (verbose)
+			note("  live: %lu bytes from %s", livev[k]->bytes,
+			     livev[k]->frame);
 	}
 	return live;
 }
