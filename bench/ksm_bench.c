@@ -763,8 +763,8 @@ static void tick(struct timespec *next)
  * Start ksmd (run = 1) and sample the counters until the merged state
  * (pages_sharing, pages_shared, ksm_zero_pages) has not changed while
  * full_scans advanced by 2.  "Converged" is the first sample showing the
- * final state.  With expect_merge, a state that never left its starting
- * value only counts after 4 full scans.
+ * final state.  With expect_merge, a state with nothing merged does not
+ * count (smart scan may skip pages for a few scans before they merge).
  */
 static void converge(struct converge *c)
 {
@@ -804,8 +804,7 @@ static void converge(struct converge *c)
 			     s.cpu - c->start.cpu);
 		}
 		if (s.c[C_FULL_SCANS] >= change.c[C_FULL_SCANS] + 2 &&
-		    (changed || !c->expect_merge ||
-		     s.c[C_FULL_SCANS] >= c->start.c[C_FULL_SCANS] + 4)) {
+		    (!c->expect_merge || s.c[C_SHARING] + s.c[C_ZERO] > 0)) {
 			c->converged = true;
 			break;
 		}
@@ -818,6 +817,11 @@ static void converge(struct converge *c)
 	c->t_detected = s.t - c->start.t;
 	c->cpu_detected = s.cpu - c->start.cpu;
 	c->scans = s.c[C_FULL_SCANS] - c->start.c[C_FULL_SCANS];
+	if (verbose)
+		note("  %s after %.2f s, %ld full scans: pages_sharing %ld -> %ld, pages_shared %ld -> %ld",
+		     c->converged ? "converged" : "NOT converged", c->t_detected,
+		     c->scans, c->start.c[C_SHARING], s.c[C_SHARING],
+		     c->start.c[C_SHARED], s.c[C_SHARED]);
 }
 
 static void json_converge(struct json *j, const struct converge *c,
@@ -1371,24 +1375,26 @@ static void json_rounds(struct json *j, const char *key, const double *v)
 
 /*
  * Write one byte into each of the merged pages, ksmd stopped; ROUNDS
- * times (the writes flip a bit, so the pages are alike again and merge
- * again for the next round).
+ * times, each with a new process (no history for smart scan to skip on).
  */
 static bool run_cow(struct json *j, const struct workload *w)
 {
 	struct converge c[ROUNDS] = { 0 };
+	unsigned long pages = 0;
 	double t[ROUNDS], med;
-	unsigned long pages;
 	struct worker wk;
 	bool ok = true;
 	int r;
 
-	pages = workers_start(&wk, 1, K_PATTERN, COW_MIB * MIB);
 	knob_set_int("sleep_millisecs", 0);
 	json_knobs(j);
 	for (r = 0; r < ROUNDS; r++) {
+		pages = workers_start(&wk, 1, K_PATTERN, COW_MIB * MIB);
 		ok = merge_patterns(&c[r]) && ok;
 		t[r] = worker_cmd(&wk, 'c');
+		workers_stop(&wk, 1);
+		engine_reset();
+		knob_set_int("sleep_millisecs", 0);
 	}
 	json_int(j, "rounds", ROUNDS);
 	json_open(j, "metrics", '{');
@@ -1398,7 +1404,6 @@ static bool run_cow(struct json *j, const struct workload *w)
 	json_num(j, "cow_s", med);
 	json_num(j, "cow_us_per_page", med * 1e6 / pages);
 	json_close(j, '}');
-	workers_stop(&wk, 1);
 	return ok;
 }
 
@@ -1413,26 +1418,21 @@ static double timed_run2(void)
 
 /*
  * MADV_UNMERGEABLE over merged pages; advise and merge again; "echo 2 >
- * run" over them.  ROUNDS times: "run = 2" leaves the areas advised but
- * forgets the process, which MADV_UNMERGEABLE + MADV_MERGEABLE re-enter.
+ * run" over them.  ROUNDS times, each with a new process.
  */
 static bool run_unmerge(struct json *j, const struct workload *w)
 {
 	double t[ROUNDS], t2[ROUNDS], merged = 0, merged2 = 0, m;
 	struct converge c[ROUNDS] = { 0 }, c2[ROUNDS] = { 0 };
-	unsigned long pages;
+	unsigned long pages = 0;
 	struct worker wk;
 	bool ok = true;
 	int r;
 
-	pages = workers_start(&wk, 1, K_PATTERN, COW_MIB * MIB);
 	knob_set_int("sleep_millisecs", 0);
 	json_knobs(j);
 	for (r = 0; r < ROUNDS; r++) {
-		if (r) {
-			worker_cmd(&wk, 'u');
-			worker_cmd(&wk, 'm');
-		}
+		pages = workers_start(&wk, 1, K_PATTERN, COW_MIB * MIB);
 		ok = merge_patterns(&c[r]) && ok;
 		merged += c[r].end.c[C_SHARING] + c[r].end.c[C_SHARED];
 		t[r] = worker_cmd(&wk, 'u');
@@ -1440,6 +1440,8 @@ static bool run_unmerge(struct json *j, const struct workload *w)
 		ok = merge_patterns(&c2[r]) && ok;
 		merged2 += c2[r].end.c[C_SHARING] + c2[r].end.c[C_SHARED];
 		t2[r] = timed_run2();
+		workers_stop(&wk, 1);
+		engine_reset();
 		knob_set_int("sleep_millisecs", 0);
 	}
 	json_int(j, "rounds", ROUNDS);
@@ -1456,7 +1458,6 @@ static bool run_unmerge(struct json *j, const struct workload *w)
 	json_num(j, "unmerge_run2_s", m);
 	json_num(j, "unmerge_run2_pages_per_s", m > 0 ? merged2 / ROUNDS / m : NAN);
 	json_close(j, '}');
-	workers_stop(&wk, 1);
 	return ok;
 }
 
