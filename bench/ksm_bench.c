@@ -818,7 +818,7 @@ static void converge(struct converge *c)
 	c->cpu_detected = s.cpu - c->start.cpu;
 	c->scans = s.c[C_FULL_SCANS] - c->start.c[C_FULL_SCANS];
 	if (verbose)
-		note("  %s after %.2f s, %ld full scans: pages_sharing %ld -> %ld, pages_shared %ld -> %ld",
+		note("  %s after %.2f s, %ld full scans: sharing %ld -> %ld, shared %ld -> %ld",
 		     c->converged ? "converged" : "NOT converged", c->t_detected,
 		     c->scans, c->start.c[C_SHARING], s.c[C_SHARING],
 		     c->start.c[C_SHARED], s.c[C_SHARED]);
