@@ -201,11 +201,17 @@ def header_lines(meta, runs):
         lines.append("date: %s" % meta.get("date", "?"))
         lines.append("kernels: module on %s, stock %s" % (
             meta.get("module_kernel", "?"), meta.get("stock_kernel", "?")))
+        if "source" in meta:
+            lines.append("source: %s; ksm_mod at %s" % (
+                meta["source"], meta.get("module_commit", "?")))
         lines.append("VM: %s" % meta.get("vm", "?"))
         lines.append("host: %s" % meta.get("host", "?"))
-        lines.append("repeats: %s, filter: %s, seed: %s" % (
+        lines.append("repeats: %s, filter: %s, seed: %s, ksm_tests -s %s" % (
             meta.get("repeats", "?"), meta.get("filter") or "(all)",
-            meta.get("seed", "?")))
+            meta.get("seed", "?"), meta.get("ksm_tests_mib", "?")))
+        if "elapsed_s" in meta:
+            lines.append("make bench took %dm%02ds (builds cached)" % (
+                meta["elapsed_s"] // 60, meta["elapsed_s"] % 60))
     releases = sorted({r.get("kernel", "?") for r in runs})
     lines.append("guest kernel release: %s" % ", ".join(releases))
     counts = {e: len({r.get("repeat") for r in runs if r.get("engine") == e})

@@ -138,7 +138,12 @@ done
 elapsed=$((SECONDS - start))
 host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 qemu_version=$(qemu-system-x86_64 --version | head -n 1)
+commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$REPO" diff --quiet HEAD -- '*.c' '*.h' Kbuild 2>/dev/null ||
+	commit="$commit with local changes"
 BENCH_META_DATE=$(date -u '+%Y-%m-%d %H:%M UTC') \
+BENCH_META_SOURCE="linux-source-6.12 $(tr -d '[:space:]' <"$REPO/kernel/SOURCE_VERSION")" \
+BENCH_META_COMMIT=$commit \
 BENCH_META_MODULE="$module_label, ksm_mod.ko" \
 BENCH_META_STOCK="$stock_label, built-in KSM" \
 BENCH_META_VM="tools/vm.sh, QEMU $accel, 2 vCPUs, 2 NUMA nodes, $VM_MEM, append '$VM_APPEND'" \
@@ -154,6 +159,8 @@ e = os.environ
 json.dump({"date": e["BENCH_META_DATE"],
            "module_kernel": e["BENCH_META_MODULE"],
            "stock_kernel": e["BENCH_META_STOCK"],
+           "source": e["BENCH_META_SOURCE"],
+           "module_commit": e["BENCH_META_COMMIT"],
            "vm": e["BENCH_META_VM"], "host": e["BENCH_META_HOST"],
            "repeats": int(e["REPEATS"]), "filter": e["FILTER"],
            "seed": e["SEED"], "ksm_tests_mib": int(e["KSM_TESTS_MIB"]),
