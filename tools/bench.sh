@@ -139,7 +139,7 @@ elapsed=$((SECONDS - start))
 host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 qemu_version=$(qemu-system-x86_64 --version | head -n 1)
 commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$REPO" diff --quiet HEAD -- '*.c' '*.h' Kbuild 2>/dev/null ||
+git -C "$REPO" diff --quiet HEAD -- ':(glob)*.[ch]' Kbuild 2>/dev/null ||
 	commit="$commit with local changes"
 BENCH_META_DATE=$(date -u '+%Y-%m-%d %H:%M UTC') \
 BENCH_META_SOURCE="linux-source-6.12 $(tr -d '[:space:]' <"$REPO/kernel/SOURCE_VERSION")" \
