@@ -22,7 +22,7 @@
 static void ksm_mark_vma(struct vm_area_struct *vma)
 {
 	if (!ksm_vma_advised(vma) && ksm_vma_compatible(vma))
-		vm_flags_set(vma, VM_MERGEABLE);
+		vm_flags_mod(vma, VM_MERGEABLE, 0);
 }
 
 static void ksm_mark_vmas(struct mm_struct *mm)
@@ -50,7 +50,7 @@ static int ksm_unmark_vmas(struct mm_struct *mm)
 			if (err)
 				return err;
 		}
-		vm_flags_clear(vma, VM_MERGEABLE);
+		vm_flags_mod(vma, 0, VM_MERGEABLE);
 	}
 	return 0;
 }
@@ -59,44 +59,37 @@ static int ksm_hook_madvise(struct vm_area_struct *vma, unsigned long start,
 			    unsigned long end, int advice,
 			    unsigned long *vm_flags)
 {
-	struct mm_struct *mm = vma->vm_mm;
 	int err;
 
-	switch (advice) {
-	case MADV_MERGEABLE:
-		if (ksm_vma_advised(vma) || !ksm_vma_compatible(vma))
-			return 0;
-		if (!ksm_mm_advised(mm)) {
-			err = ksm_mm_enter(mm);
+	if (advice == MADV_MERGEABLE &&
+	    !ksm_vma_advised(vma) && ksm_vma_compatible(vma)) {
+		if (!ksm_mm_advised(vma->vm_mm)) {
+			err = ksm_mm_enter(vma->vm_mm);
 			if (err)
 				return err;
 		}
 		*vm_flags |= VM_MERGEABLE;
-		break;
-	case MADV_UNMERGEABLE:
-		if (!(*vm_flags & VM_MERGEABLE))
-			return 0;
+	} else if (advice == MADV_UNMERGEABLE && (*vm_flags & VM_MERGEABLE)) {
 		if (vma->anon_vma) {
 			err = ksm_unmerge_range(vma, start, end, true);
 			if (err)
 				return err;
 		}
 		*vm_flags &= ~VM_MERGEABLE;
-		break;
 	}
 	return 0;
 }
 
 static void ksm_hook_add_vma(struct vm_area_struct *vma)
 {
-	struct mm_struct *mm = vma->vm_mm;
+	struct mm_struct *owner = vma->vm_mm;
 
-	if (!ksm_mm_merge_any(mm))
+	if (!ksm_mm_merge_any(owner))
 		return;
 	ksm_mark_vma(vma);
 	/* ksmd drops the registration of an mm it found without advice. */
-	if (!ksm_mm_advised(mm))
-		ksm_mm_enter(mm);
+	if (!ksm_mm_advised(owner))
+		ksm_mm_enter(owner);
 }
 
 static int ksm_hook_enable_merge_any(struct mm_struct *mm)
@@ -110,7 +103,7 @@ static int ksm_hook_enable_merge_any(struct mm_struct *mm)
 		if (err)
 			return err;
 	}
-	set_bit(MMF_VM_MERGE_ANY, &mm->flags);
+	assign_bit(MMF_VM_MERGE_ANY, &mm->flags, true);
 	ksm_mark_vmas(mm);
 	return 0;
 }
@@ -126,7 +119,7 @@ static int ksm_hook_disable_merge_any(struct mm_struct *mm)
 		ksm_mark_vmas(mm);
 		return err;
 	}
-	clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
+	assign_bit(MMF_VM_MERGE_ANY, &mm->flags, false);
 	return 0;
 }
 

@@ -29,7 +29,7 @@ void ksm_wait_while_offlining(void)
 static int ksm_memory_notify(struct notifier_block *nb, unsigned long action,
 			     void *arg)
 {
-	struct memory_notify *mn = arg;
+	const struct memory_notify *range = arg;
 
 	switch (action) {
 	case MEM_GOING_OFFLINE:
@@ -38,8 +38,8 @@ static int ksm_memory_notify(struct notifier_block *nb, unsigned long action,
 		mutex_unlock(&ksmd_mutex);
 		break;
 	case MEM_OFFLINE:
-		ksm_stable_remove_range(mn->start_pfn,
-					mn->start_pfn + mn->nr_pages);
+		ksm_stable_remove_range(range->start_pfn,
+					range->start_pfn + range->nr_pages);
 		fallthrough;
 	case MEM_CANCEL_OFFLINE:
 		mutex_lock(&ksmd_mutex);

@@ -43,7 +43,9 @@ static int ksmd_fn(void *unused)
 	set_freezable();
 	set_user_nice(current, 5);
 
-	while (!kthread_should_stop()) {
+	for (;;) {
+		if (kthread_should_stop())
+			break;
 		mutex_lock(&ksmd_mutex);
 		ksm_wait_while_offlining();
 		if (ksmd_should_run())

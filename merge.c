@@ -126,60 +126,60 @@ struct vm_area_struct *ksm_find_vma(struct mm_struct *mm, unsigned long addr)
 static int ksm_write_protect(struct vm_area_struct *vma, struct folio *folio,
 			     pte_t *orig_pte)
 {
-	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, 0, 0);
+	DEFINE_FOLIO_VMA_WALK(mapped, folio, vma, 0, 0);
 	struct mm_struct *vmm = vma->vm_mm;
 	struct mmu_notifier_range inval;
 	bool exclusive;
 	pte_t pte;
 	int err = -EFAULT;
 
-	if (WARN_ON_ONCE(folio_test_large(folio)))
+	if (WARN_ON_ONCE(folio_nr_pages(folio) != 1))
 		return err;
-	pvmw.address = page_address_in_vma(folio_page(folio, 0), vma);
-	if (pvmw.address == -EFAULT)
+	mapped.address = page_address_in_vma(folio_page(folio, 0), vma);
+	if (mapped.address == -EFAULT)
 		return err;
 
-	mmu_notifier_range_init(&inval, MMU_NOTIFY_CLEAR, 0, vmm, pvmw.address,
-				pvmw.address + PAGE_SIZE);
+	mmu_notifier_range_init(&inval, MMU_NOTIFY_CLEAR, 0, vmm, mapped.address,
+				mapped.address + PAGE_SIZE);
 	mmu_notifier_invalidate_range_start(&inval);
-	if (!page_vma_mapped_walk(&pvmw))
+	if (!page_vma_mapped_walk(&mapped))
 		goto out_notify;
-	if (WARN_ONCE(!pvmw.pte, "KSM page mapped by a PMD"))
+	if (WARN_ONCE(!mapped.pte, "KSM page mapped by a PMD"))
 		goto out_walk;
 
 	exclusive = PageAnonExclusive(folio_page(folio, 0));
-	pte = ptep_get(pvmw.pte);
+	pte = ptep_get(mapped.pte);
 	if (pte_write(pte) || pte_dirty(pte) || exclusive ||
 	    mm_tlb_flush_pending(vmm)) {
 		int swapcache = folio_test_swapcache(folio);
 
-		flush_cache_page(vma, pvmw.address, folio_pfn(folio));
+		flush_cache_page(vma, mapped.address, folio_pfn(folio));
 		/*
 		 * Clear and flush the PTE before counting references: GUP-fast
 		 * cannot take a new pin on a page that is not mapped, so the
 		 * count below cannot be raced past.
 		 */
-		pte = ptep_clear_flush(vma, pvmw.address, pvmw.pte);
+		pte = ptep_clear_flush(vma, mapped.address, mapped.pte);
 		if (folio_mapcount(folio) + 1 + swapcache !=
 		    folio_ref_count(folio)) {
-			set_pte_at(vmm, pvmw.address, pvmw.pte, pte);
+			set_pte_at(vmm, mapped.address, mapped.pte, pte);
 			goto out_walk;
 		}
 		/* Shared now: a write must copy, not reuse, the page. */
 		if (exclusive &&
 		    folio_try_share_anon_rmap_pte(folio, folio_page(folio, 0))) {
-			set_pte_at(vmm, pvmw.address, pvmw.pte, pte);
+			set_pte_at(vmm, mapped.address, mapped.pte, pte);
 			goto out_walk;
 		}
 		if (pte_dirty(pte))
 			folio_mark_dirty(folio);
 		pte = pte_wrprotect(pte_mkclean(pte));
-		set_pte_at(vmm, pvmw.address, pvmw.pte, pte);
+		set_pte_at(vmm, mapped.address, mapped.pte, pte);
 	}
 	*orig_pte = pte;
 	err = 0;
 out_walk:
-	page_vma_mapped_walk_done(&pvmw);
+	page_vma_mapped_walk_done(&mapped);
 out_notify:
 	mmu_notifier_invalidate_range_end(&inval);
 	return err;
