@@ -1313,31 +1313,31 @@ static bool timed_scans(struct json *j, unsigned long pages, int n,
 	return ok;
 }
 
-/* 1 GiB advised, one page populated per 2 MiB. */
-static bool run_sparse(struct json *j, const struct workload *w)
+/* One worker of @kind over @mib MiB, timed over @scans full scans. */
+static bool run_one_worker(struct json *j, enum content kind, unsigned long mib,
+			   int scans)
 {
 	struct worker wk;
 	unsigned long pages;
 	bool ok;
 
-	pages = workers_start(&wk, 1, K_SPARSE, SPARSE_MIB * MIB);
-	json_int(j, "mapping_mib", SPARSE_MIB);
-	ok = timed_scans(j, pages, 3, 600);
+	pages = workers_start(&wk, 1, kind, mib * MIB);
+	ok = timed_scans(j, pages, scans, 600);
 	workers_stop(&wk, 1);
 	return ok;
+}
+
+/* 1 GiB advised, one page populated per 2 MiB. */
+static bool run_sparse(struct json *j, const struct workload *w)
+{
+	json_int(j, "mapping_mib", SPARSE_MIB);
+	return run_one_worker(j, K_SPARSE, SPARSE_MIB, 3);
 }
 
 /* One process, every page unique: nothing to merge. */
 static bool run_unique(struct json *j, const struct workload *w)
 {
-	struct worker wk;
-	unsigned long pages;
-	bool ok;
-
-	pages = workers_start(&wk, 1, K_UNIQUE, UNIQUE_MIB * MIB);
-	ok = timed_scans(j, pages, 2, 600);
-	workers_stop(&wk, 1);
-	return ok;
+	return run_one_worker(j, K_UNIQUE, UNIQUE_MIB, 2);
 }
 
 static int dbl_cmp(const void *a, const void *b)
