@@ -579,13 +579,19 @@ TEST_F_TIMEOUT(hotremove, offline_cancelled_then_done, 900)
 	ASSERT_EQ(0, block_file(self->blk.id, "state", state, sizeof(state)));
 	EXPECT_STREQ("online", state);
 
-	/* Nothing lost, nothing counted twice. */
+	/*
+	 * Nothing lost, nothing counted twice.  The counters are waited
+	 * for: on 6.12, right after migrations that the cancel undid,
+	 * pages_sharing can count mappings twice for less than a full scan.
+	 */
 	EXPECT_TRUE(chosen_ok(pool, idx, seed, 0));
 	p = chosen_common_pfn(0, pool, idx);
 	EXPECT_LT(0, p) TH_LOG("the pages are no longer one KSM page");
-	ASSERT_EQ(0, ksm_read_counters(&c));
-	EXPECT_EQ(base.pages_shared + 1, c.pages_shared);
-	EXPECT_EQ(base.pages_sharing + NR_SAME - 1, c.pages_sharing);
+	if (!ksm_wait_counters(&base, 1, NR_SAME - 1, MERGE_TIMEOUT_MS)) {
+		show_merging_processes(&base);
+		EXPECT_TRUE(0) TH_LOG("counters not 1/%d above the base",
+				      NR_SAME - 1);
+	}
 
 	/* ksmd runs again: the unique pages now all alike merge. */
 	for (i = NR_SAME + 1; i < NR_CHOSEN; i++)
