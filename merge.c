@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Changing page tables: making a page a KSM page, pointing a PTE at a KSM
- * page (or at the zero page) instead of its own page, and breaking the
- * sharing again by faulting a private copy in.
+ * Changing page tables: making a page a KSM page, and pointing a PTE at a
+ * KSM page (or at the zero page) instead of its own page.  Breaking the
+ * sharing again is in unmerge.c.
  *
  * Merging a page takes three steps, with the page locked throughout:
  *  1. write-protect its PTE, after checking that nothing but its mappings
@@ -17,7 +17,6 @@
 #include <linux/mm_inline.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
-#include <linux/pagewalk.h>
 #include <linux/random.h>
 #include <linux/rmap.h>
 #include <linux/swap.h>
@@ -308,76 +307,5 @@ int ksm_merge_one_page(struct vm_area_struct *vma, struct page *page,
 	}
 out_unlock:
 	folio_unlock(folio);
-	return err;
-}
-
-/**
- * ksm_break_page - give the mapping at @where back a private page
- * @vma: a VMA of the mm (mmap_lock held)
- * @where: page address
- * @lock_vma: take the per-VMA write lock (caller has mmap_lock for write)
- *
- * Only KSM pages and KSM zero pages are touched.  Faults are retried until
- * the KSM page is gone, since a fault may back out on a race.  Returns 0,
- * or -ENOMEM if the fault ran out of memory.
- */
-int ksm_break_page(struct vm_area_struct *vma, unsigned long where,
-		   bool lock_vma)
-{
-	vm_fault_t fault = 0;
-
-	if (lock_vma)
-		vma_start_write(vma);
-
-	for (;;) {
-		struct folio_walk fw;
-		struct folio *folio;
-		bool ksm = false;
-
-		cond_resched();
-		folio = folio_walk_start(&fw, vma, where,
-					 FW_MIGRATION | FW_ZEROPAGE);
-		if (folio) {
-			/* Small folios are mapped by PTEs only. */
-			ksm = !folio_test_large(folio) &&
-			      (folio_test_ksm(folio) || is_ksm_zero_pte(fw.pte));
-			folio_walk_end(&fw, vma);
-		}
-		if (!ksm)
-			return 0;
-		fault = handle_mm_fault(vma, where, FAULT_FLAG_UNSHARE |
-					FAULT_FLAG_REMOTE, NULL);
-		/*
-		 * SIGBUS/SIGSEGV: the inval went away under us, and took the
-		 * KSM page with it.  OOM (a memcg limit): report it, and leave
-		 * VM_MERGEABLE set so that a later unmerge retries.
-		 */
-		if (fault & (VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_OOM))
-			break;
-	}
-	return (fault & VM_FAULT_OOM) ? -ENOMEM : 0;
-}
-
-/**
- * ksm_unmerge_range - break every KSM page in [@start, @end) of @vma
- * @vma: the VMA (mmap_lock held)
- * @start: first address
- * @end: end address
- * @lock_vma: as for ksm_break_page()
- *
- * Returns 0, -ERESTARTSYS if a signal arrived, or -ENOMEM.
- */
-int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
-		      unsigned long end, bool lock_vma)
-{
-	unsigned long page;
-	int err = 0;
-
-	for (page = start; page < end && !err; page += PAGE_SIZE) {
-		if (ksm_mm_exiting(vma->vm_mm))
-			break;
-		err = signal_pending(current) ? -ERESTARTSYS :
-			ksm_break_page(vma, page, lock_vma);
-	}
 	return err;
 }

@@ -201,6 +201,25 @@ int ksm_mm_enter(struct mm_struct *mm)
 }
 
 /**
+ * ksm_mm_advice_changed - VMAs of @mm gained or lost VM_MERGEABLE
+ * @mm: an mm, mmap_lock held for write
+ *
+ * Pages the mm already had may now be mergeable: its next visit must walk
+ * its page tables.
+ */
+void ksm_mm_advice_changed(struct mm_struct *mm)
+{
+	struct ksm_mm_slot *slot;
+
+	mmap_assert_write_locked(mm);
+	spin_lock(&ksm_mm_lock);
+	slot = ksm_mm_lookup(mm);
+	if (slot)
+		slot->advice_seq++;
+	spin_unlock(&ksm_mm_lock);
+}
+
+/**
  * ksm_mm_exit - @mm's last user is gone
  * @mm: the exiting mm
  */

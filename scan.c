@@ -371,13 +371,139 @@ static const struct mm_walk_ops ksm_collect_ops = {
 };
 
 /*
+ * A generation that advances whenever a present PTE of @mm is removed or
+ * replaced: every such change must flush the TLB, and x86 counts the
+ * flushes of an mm (zap, unmap, mremap, migration, reclaim, COW and our
+ * own merges; mprotect and NUMA hinting too, which only costs a walk).
+ * Elsewhere no such count is at hand, and no visit looks up known pages
+ * only.
+ */
+static bool ksm_mm_flush_gen(struct mm_struct *mm, u64 *gen)
+{
+#ifdef CONFIG_X86
+	*gen = atomic64_read(&mm->context.tlb_gen);
+	return true;
+#else
+	return false;
+#endif
+}
+
+/*
+ * The cursor enters @slot's mm (mmap_lock held): decide whether this visit
+ * can look up the pages of the known items only, instead of walking every
+ * page table of every mergeable VMA.  It can if the last exact visit left
+ * a mark and nothing moved since:
+ *
+ *  - no page was mapped anew: MM_ANONPAGES counts every anonymous page
+ *    mapped (fault, swap-in, COW), and was raised under the PTE lock
+ *    before the PTE was set, so an unchanged count read before the walk
+ *    means no page appeared that an earlier walk could have missed;
+ *  - no present PTE went away or changed (which could hide an unmap
+ *    behind a new page in the count): the flush generation is unchanged;
+ *  - no VMA gained or lost VM_MERGEABLE (advice_seq).
+ *
+ * An unmap lowers the count before its flush: a visit that begins between
+ * the two, after a new page balanced the count, misses that page, and the
+ * next visit, under the new generation, walks the tables and finds it.
+ * Should an item's page be gone, the visit walks the rest of the mm, and
+ * the next one walks all of it.
+ */
+static void ksm_visit_begin(struct ksm_mm_slot *slot)
+{
+	struct ksm_mm_mark *now = &ksm_scan.visit, *then = &slot->known;
+	struct mm_struct *mm = slot->mm;
+
+	now->anon_pages = percpu_counter_sum_positive(&mm->rss_stat[MM_ANONPAGES]);
+	now->valid = ksm_mm_flush_gen(mm, &now->flush_gen);
+	now->advice_seq = READ_ONCE(slot->advice_seq);
+
+	ksm_scan.exact = true;
+	ksm_scan.known_only = now->valid && then->valid && slot->items &&
+			      now->anon_pages == then->anon_pages &&
+			      now->flush_gen == then->flush_gen &&
+			      now->advice_seq == then->advice_seq;
+	if (ksm_scan.known_only)
+		ksm_scan.visits_known++;
+	else
+		ksm_scan.visits_walked++;
+}
+
+/* The visit of @slot's mm is complete (mmap_lock held): leave a mark. */
+static void ksm_visit_end(struct ksm_mm_slot *slot)
+{
+	slot->known = ksm_scan.visit;
+	slot->known.valid = ksm_scan.visit.valid && ksm_scan.exact &&
+			    READ_ONCE(slot->advice_seq) ==
+			    ksm_scan.visit.advice_seq;
+}
+
+/*
+ * Collect the pages of the items from *ksm_scan.link on: for each PMD's
+ * range that has items, one pass over its PTEs from the first item to
+ * the last.  Returns false if an item's page is not there: the visit then
+ * walks on (from ksm_scan.next_addr), and is no longer exact.
+ */
+static bool ksm_collect_known(struct mm_struct *mm)
+{
+	struct mm_walk walk = {
+		.ops = &ksm_collect_ops,
+		.mm = mm,
+		.private = &ksm_scan.next_addr,
+	};
+	struct ksm_rmap_item *item, *next;
+	struct vm_area_struct *vma = NULL;
+	unsigned long addr, end, stop;
+	int done, expect;
+	unsigned int nr;
+	pmd_t *pmdp;
+
+	for (item = *ksm_scan.link; item; item = next) {
+		addr = ksm_item_addr(item);
+		if (!vma || addr >= vma->vm_end)
+			vma = ksm_find_vma(mm, addr);
+		pmdp = vma ? mm_find_pmd(mm, addr) : NULL;
+		if (!pmdp) {
+			ksm_scan.next_addr = addr;
+			goto gone;
+		}
+		end = pmd_addr_end(addr, vma->vm_end);
+		expect = 0;
+		for (next = item; next && ksm_item_addr(next) < end;
+		     next = next->next) {
+			stop = ksm_item_addr(next) + PAGE_SIZE;
+			expect++;
+		}
+
+		nr = ksm_ahead.nr;
+		walk.vma = vma;
+		done = ksm_collect_pmd(pmdp, addr, stop, &walk);
+		for (; nr < ksm_ahead.nr; nr++, expect--) {
+			flush_anon_page(vma, ksm_ahead.ent[nr].page,
+					ksm_ahead.ent[nr].addr);
+			flush_dcache_page(ksm_ahead.ent[nr].page);
+		}
+		/* Batch complete: the next one starts after its last page. */
+		if (done)
+			return true;
+		if (expect > 0)
+			goto gone;
+	}
+	return true;
+
+gone:
+	ksm_scan.known_only = false;
+	ksm_scan.exact = false;
+	return false;
+}
+
+/*
  * Fill the batch with up to @max pages of the mm under the cursor, from
  * ksm_scan.next_addr on; mmap_lock is held.  Returns the number collected:
  * 0 when the mm has nothing left to scan this time round.
  */
 static unsigned int ksm_collect(struct mm_struct *mm, unsigned int max)
 {
-	VMA_ITERATOR(vmi, mm, ksm_scan.next_addr);
+	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
 	struct ksm_collected *ent;
 	unsigned int first;
@@ -387,6 +513,14 @@ static unsigned int ksm_collect(struct mm_struct *mm, unsigned int max)
 	ksm_ahead.pos = 0;
 	ksm_ahead.max = clamp(max, 1U, KSM_COLLECT_MAX);
 
+	if (!ksm_scan.next_addr)
+		ksm_visit_begin(ksm_scan.slot);
+	if (ksm_scan.known_only && ksm_collect_known(mm))
+		return ksm_ahead.nr;
+	if (ksm_ahead.nr)
+		return ksm_ahead.nr;
+
+	vma_iter_set(&vmi, ksm_scan.next_addr);
 	for_each_vma(vmi, vma) {
 		if (!ksm_vma_advised(vma))
 			continue;
@@ -466,6 +600,7 @@ static void ksm_scan_leave_mm(struct ksm_mm_slot *slot)
 		mmap_read_unlock(mm);
 		ksm_mm_release(slot);
 	} else {
+		ksm_visit_end(slot);
 		/*
 		 * Unlock first: once the cursor has moved on, an exiting mm
 		 * with no items may be freed at once.

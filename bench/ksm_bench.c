@@ -54,7 +54,7 @@
 #define UNIQUE_MIB	64
 #define COW_MIB		64
 #define PATTERNS	64
-#define ROUNDS		3	/* of the COW and unmerge measurements */
+#define ROUNDS		5	/* of the COW and unmerge measurements */
 #define MEMBW_MIB	64
 #define MEMBW_PASSES	4
 #define MEMBW_ROUNDS	3
@@ -1255,6 +1255,22 @@ static bool run_zero(struct json *j, const struct workload *w)
 	return c.converged;
 }
 
+/*
+ * ksm_mod's count of mm visits that walked the page tables and that looked
+ * up known pages only; false without the module.
+ */
+static bool read_visits(long *walked, long *known)
+{
+	char *buf = slurp("/sys/kernel/debug/ksm_mod/mm_visits");
+	bool ok;
+
+	if (!buf)
+		return false;
+	ok = sscanf(buf, "walked %ld known %ld", walked, known) == 2;
+	free(buf);
+	return ok;
+}
+
 /* Wait until full_scans reaches @target and @min_t has passed. */
 static bool wait_scans(long target, double min_t, double deadline,
 		       struct sample *s)
@@ -1280,9 +1296,10 @@ static bool wait_scans(long target, double min_t, double deadline,
 static bool timed_scans(struct json *j, unsigned long pages, int n,
 			double timeout)
 {
+	long walked1, known1, walked2, known2;
 	struct sample s0, s1, s2;
+	bool ok, visits = false;
 	double deadline;
-	bool ok;
 
 	knob_set_int("sleep_millisecs", 0);
 	json_knobs(j);
@@ -1290,8 +1307,14 @@ static bool timed_scans(struct json *j, unsigned long pages, int n,
 	knob_set("run", "1");
 	s0.t = now();
 	deadline = s0.t + timeout;
-	ok = wait_scans(s0.c[C_FULL_SCANS] + 1, 0, deadline, &s1) &&
-	     wait_scans(s1.c[C_FULL_SCANS] + n, s1.t + 2, deadline, &s2);
+	ok = wait_scans(s0.c[C_FULL_SCANS] + 1, 0, deadline, &s1);
+	if (ok) {
+		visits = read_visits(&walked1, &known1);
+		ok = wait_scans(s1.c[C_FULL_SCANS] + n, s1.t + 2, deadline,
+				&s2);
+		visits = visits && read_visits(&walked2, &known2) &&
+			 walked2 + known2 > walked1 + known1;
+	}
 	json_open(j, "metrics", '{');
 	json_bool(j, "completed", ok);
 	json_int(j, "pages_tracked", pages);
@@ -1308,6 +1331,11 @@ static bool timed_scans(struct json *j, unsigned long pages, int n,
 			 (double)(scans + 1) * pages / (s2.cpu - s0.cpu));
 		json_int(j, "pages_sharing", s2.c[C_SHARING]);
 	}
+	/* With the module: how many of those visits skipped the walk. */
+	if (visits)
+		json_num(j, "known_visit_share",
+			 (double)(known2 - known1) /
+			 (walked2 + known2 - walked1 - known1));
 	json_close(j, '}');
 	knob_set("run", "0");
 	return ok;

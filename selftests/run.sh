@@ -285,6 +285,7 @@ run_test ksm_merge_ineligible "$BIN/ksm_merge_ineligible"
 run_test ksm_merge_fork_exit "$BIN/ksm_merge_fork_exit"
 run_test ksm_merge_mremap_mprotect "$BIN/ksm_merge_mremap_mprotect"
 run_test ksm_scan_knobs "$BIN/ksm_scan_knobs"
+run_test ksm_scan_idle "$BIN/ksm_scan_idle"
 run_test ksm_scan_advisor "$BIN/ksm_scan_advisor"
 run_test ksm_tracepoints "$BIN/ksm_tracepoints"
 # Merged pages meeting the rest of mm; the memory failure test leaves a
