@@ -7,9 +7,11 @@
  * there, a page that then appears is still found and merged, however it
  * appears: a fault of a new page, a new page that balances the unmap of
  * another (same RSS), MADV_MERGEABLE over pages already there, pages
- * moved by mremap.  Each test first lets ksmd see the mm idle for
- * IDLE_SCANS full scans, then makes one change and waits for the merge,
- * judged by PFN from pagemap and by the counters, content checked.
+ * moved by mremap.  The mm is a child's that does nothing but what it is
+ * told (a test's own mm changes with every call it makes), so ksmd sees
+ * it idle for IDLE_SCANS full scans; then the child makes one change and
+ * the test waits for the merge, judged by PFN from the child's pagemap
+ * and by the counters, content checked.
  *
  * With ksm_mod loaded, /sys/kernel/debug/ksm_mod/mm_visits tells whether
  * the idle scans took its shortcut (visits that look up known pages
@@ -22,12 +24,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "ksm_util.h"
 
 #define MERGE_TIMEOUT_MS	60000
 #define SCAN_TIMEOUT_MS		30000
+#define CALL_TIMEOUT_MS		30000
 #define IDLE_SCANS		4
 #define NR_PAGES		64
 #define NR_FILLED		32
@@ -54,19 +58,98 @@ static long known_visits(void)
 	return p ? strtol(p + 6, NULL, 10) : -1;
 }
 
+/* Where the child's memory is; in a shared page, for the test to read. */
+struct idle_maps {
+	char *area;	/* advised; NR_FILLED unique pages filled */
+	char *other;	/* one page, not advised */
+	char *other4;	/* four pages, not advised; the third filled */
+	uint64_t seed;
+};
+
+static char *fresh_page(struct idle_maps *m, int n)
+{
+	return page_at(m->area, NR_FILLED + n);
+}
+
+static char child_setup(struct idle_maps *m)
+{
+	size_t i;
+
+	m->area = map_private_anon(NR_PAGES);
+	m->other = map_private_anon(1);
+	m->other4 = map_private_anon(4);
+	if (!m->area || !m->other || !m->other4)
+		return 'e';
+	for (i = 0; i < NR_FILLED; i++)
+		fill_page_seeded(page_at(m->area, i), m->seed + i);
+	fill_page_seeded(m->other, m->seed + 100);
+	fill_page_seeded(m->other4 + 2 * psize(), m->seed + 7);
+	if (madvise(m->area, NR_PAGES * psize(), MADV_MERGEABLE))
+		return 'e';
+	return 'k';
+}
+
+/* Move the area elsewhere, then fault a page in it like its page 11. */
+static char child_mremap(struct idle_maps *m)
+{
+	size_t len = NR_PAGES * psize();
+	char *hole, *moved;
+
+	hole = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (hole == MAP_FAILED)
+		return 'e';
+	moved = mremap(m->area, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, hole);
+	if (moved == MAP_FAILED)
+		return 'e';
+	m->area = moved;
+	fill_page_seeded(fresh_page(m, 11), m->seed + 11);
+	return 'k';
+}
+
+/* Runs in the child: one change per command, nothing else. */
+static char child_cmd(char cmd, void *arg)
+{
+	struct idle_maps *m = arg;
+
+	switch (cmd) {
+	case 's':
+		return child_setup(m);
+	case 'f':	/* a new page, like page 3 */
+		fill_page_seeded(fresh_page(m, 8), m->seed + 3);
+		return 'k';
+	case 'u':	/* unmap elsewhere, a new page like page 5: same RSS */
+		if (madvise(m->other, psize(), MADV_DONTNEED))
+			return 'e';
+		fill_page_seeded(fresh_page(m, 9), m->seed + 5);
+		return 'k';
+	case 'o':	/* unmap an idle page, a new page like page 6 */
+		if (madvise(page_at(m->area, NR_FILLED - 1), psize(),
+			    MADV_DONTNEED))
+			return 'e';
+		fill_page_seeded(fresh_page(m, 10), m->seed + 6);
+		return 'k';
+	case 'a':	/* advise pages that were there all along */
+		return madvise(m->other4, 4 * psize(), MADV_MERGEABLE) ?
+		       'e' : 'k';
+	case 'm':
+		return child_mremap(m);
+	}
+	return 'e';
+}
+
 FIXTURE(idle)
 {
 	struct ksm_knobs saved;
 	struct ksm_counters base;
-	uint64_t seed;
-	char *area;		/* advised; NR_FILLED unique pages filled */
+	struct ksm_child child;
+	struct idle_maps *maps;	/* shared with the child */
 };
 
 FIXTURE_SETUP(idle)
 {
-	size_t i;
 	int err;
 
+	self->child.pid = -1;
 	if (!ksm_sysfs_present())
 		SKIP(return, "no %s", KSM_SYSFS_DIR);
 	err = ksm_merge_setup(&self->saved);
@@ -75,27 +158,27 @@ FIXTURE_SETUP(idle)
 	ASSERT_EQ(0, err) TH_LOG("setting KSM up: %s", strerror(-err));
 	ASSERT_EQ(0, ksm_read_counters(&self->base));
 
-	self->seed = ksm_test_seed("idle");
-	self->area = map_private_anon(NR_PAGES);
-	ASSERT_NE(NULL, self->area);
-	for (i = 0; i < NR_FILLED; i++)
-		fill_page_seeded(page_at(self->area, i), self->seed + i);
-	ASSERT_EQ(0, madvise(self->area, NR_PAGES * psize(), MADV_MERGEABLE));
+	self->maps = mmap(NULL, psize(), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->maps);
+	self->maps->seed = ksm_test_seed("idle");
+	ASSERT_EQ(0, ksm_child_start(&self->child, child_cmd, self->maps));
+	ASSERT_EQ('k', ksm_child_call(&self->child, 's', CALL_TIMEOUT_MS));
 }
 
 FIXTURE_TEARDOWN(idle)
 {
+	ksm_child_stop(&self->child, CALL_TIMEOUT_MS);
 	EXPECT_EQ(0, ksm_merge_teardown(&self->saved));
-	if (self->area)
-		munmap(self->area, NR_PAGES * psize());
 }
 
 /*
- * Let ksmd see the mm idle: IDLE_SCANS full scans in which nothing
- * merges.  With the module, some of those visits took the shortcut.
+ * Let ksmd see the child's mm idle: IDLE_SCANS full scans in which
+ * nothing merges; then have the child make change @cmd.  With the
+ * module, some of the idle visits took the shortcut.
  */
-static void let_idle(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(idle) *self)
+static void idle_then(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(idle) *self, char cmd)
 {
 	long known = known_visits();
 	struct ksm_counters c;
@@ -107,39 +190,40 @@ static void let_idle(struct __test_metadata *_metadata,
 	if (known >= 0)
 		EXPECT_LT(known, known_visits())
 			TH_LOG("no visit looked up known pages only");
+	ASSERT_EQ('k', ksm_child_call(&self->child, cmd, CALL_TIMEOUT_MS));
 }
 
-/* @a and @b (each a page) end up one page frame, holding @seed. */
+/* The child's pages @a and @b end up one page frame, holding @seed. */
 static void expect_merged(struct __test_metadata *_metadata,
 			  FIXTURE_DATA(idle) *self, char *a, char *b,
 			  uint64_t seed)
 {
-	int64_t pa = -1, pb = -2;
 	uint64_t until = now_ms() + MERGE_TIMEOUT_MS;
+	pid_t pid = self->child.pid;
+	int64_t pa = -1, pb = -2;
 
 	while (now_ms() < until) {
-		pa = pagemap_pfn(a);
-		pb = pagemap_pfn(b);
+		pa = pagemap_pfn_pid(pid, a);
+		pb = pagemap_pfn_pid(pid, b);
 		if (pa > 0 && pa == pb)
 			break;
 		usleep(20000);
 	}
 	EXPECT_LT(0, pa);
 	EXPECT_EQ(pa, pb) TH_LOG("the new page was not merged");
-	EXPECT_TRUE(page_has_seed(a, seed));
-	EXPECT_TRUE(page_has_seed(b, seed));
+	EXPECT_TRUE(remote_page_has_seed(pid, a, seed));
+	EXPECT_TRUE(remote_page_has_seed(pid, b, seed));
 	EXPECT_TRUE(ksm_wait_counters(&self->base, 1, 1, MERGE_TIMEOUT_MS));
 }
 
 /* A page faulted in after the idle scans. */
 TEST_F(idle, new_page_found)
 {
-	char *fresh = page_at(self->area, NR_FILLED + 8);
+	struct idle_maps *m = self->maps;
 
-	let_idle(_metadata, self);
-	fill_page_seeded(fresh, self->seed + 3);
-	expect_merged(_metadata, self, page_at(self->area, 3), fresh,
-		      self->seed + 3);
+	idle_then(_metadata, self, 'f');
+	expect_merged(_metadata, self, page_at(m->area, 3), fresh_page(m, 8),
+		      m->seed + 3);
 }
 
 /*
@@ -148,44 +232,31 @@ TEST_F(idle, new_page_found)
  */
 TEST_F(idle, new_page_behind_unmap)
 {
-	char *other = map_private_anon(1);
-	char *fresh = page_at(self->area, NR_FILLED + 9);
+	struct idle_maps *m = self->maps;
 
-	ASSERT_NE(NULL, other);
-	fill_page_seeded(other, self->seed + 100);
-	let_idle(_metadata, self);
-	ASSERT_EQ(0, madvise(other, psize(), MADV_DONTNEED));
-	fill_page_seeded(fresh, self->seed + 5);
-	expect_merged(_metadata, self, page_at(self->area, 5), fresh,
-		      self->seed + 5);
-	munmap(other, psize());
+	idle_then(_metadata, self, 'u');
+	expect_merged(_metadata, self, page_at(m->area, 5), fresh_page(m, 9),
+		      m->seed + 5);
 }
 
 /* One of the idle pages unmapped, and a new page in the same area. */
 TEST_F(idle, new_page_behind_own_unmap)
 {
-	char *fresh = page_at(self->area, NR_FILLED + 10);
+	struct idle_maps *m = self->maps;
 
-	let_idle(_metadata, self);
-	ASSERT_EQ(0, madvise(page_at(self->area, NR_FILLED - 1), psize(),
-			     MADV_DONTNEED));
-	fill_page_seeded(fresh, self->seed + 6);
-	expect_merged(_metadata, self, page_at(self->area, 6), fresh,
-		      self->seed + 6);
+	idle_then(_metadata, self, 'o');
+	expect_merged(_metadata, self, page_at(m->area, 6), fresh_page(m, 10),
+		      m->seed + 6);
 }
 
 /* MADV_MERGEABLE over pages that were there all along. */
 TEST_F(idle, advice_over_present_pages)
 {
-	char *other = map_private_anon(4);
+	struct idle_maps *m = self->maps;
 
-	ASSERT_NE(NULL, other);
-	fill_page_seeded(other + 2 * psize(), self->seed + 7);
-	let_idle(_metadata, self);
-	ASSERT_EQ(0, madvise(other, 4 * psize(), MADV_MERGEABLE));
-	expect_merged(_metadata, self, page_at(self->area, 7),
-		      other + 2 * psize(), self->seed + 7);
-	munmap(other, 4 * psize());
+	idle_then(_metadata, self, 'a');
+	expect_merged(_metadata, self, page_at(m->area, 7),
+		      m->other4 + 2 * psize(), m->seed + 7);
 }
 
 /*
@@ -194,21 +265,11 @@ TEST_F(idle, advice_over_present_pages)
  */
 TEST_F(idle, pages_moved_by_mremap)
 {
-	size_t len = NR_PAGES * psize();
-	char *moved, *hole, *fresh;
+	struct idle_maps *m = self->maps;
 
-	let_idle(_metadata, self);
-	/* Reserve a destination away from the area, then move onto it. */
-	hole = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, hole);
-	moved = mremap(self->area, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-		       hole);
-	ASSERT_NE(MAP_FAILED, moved);
-	self->area = moved;
-	fresh = page_at(moved, NR_FILLED + 11);
-	fill_page_seeded(fresh, self->seed + 11);
-	expect_merged(_metadata, self, page_at(moved, 11), fresh,
-		      self->seed + 11);
+	idle_then(_metadata, self, 'm');
+	expect_merged(_metadata, self, page_at(m->area, 11),
+		      fresh_page(m, 11), m->seed + 11);
 }
 
 TEST_HARNESS_MAIN
