@@ -241,12 +241,14 @@ static inline bool ksm_node_is_chain(const struct ksm_stable_node *node)
  * @flush_gen: its TLB flush generation: any present PTE removed or
  *	replaced advances it (see ksm_mm_flush_gen()).
  * @advice_seq: the slot's @advice_seq.
+ * @shared_made_ksm: ksm_scan.shared_made_ksm.
  * @valid: the fields were recorded.
  */
 struct ksm_mm_mark {
 	unsigned long anon_pages;
 	u64 flush_gen;
 	unsigned int advice_seq;
+	unsigned long shared_made_ksm;
 	bool valid;
 };
 
@@ -279,6 +281,9 @@ struct ksm_mm_slot {
  * @visit: @slot's mark, taken when the cursor entered its mm.
  * @known_only: this visit looks up the pages of @slot's items only.
  * @exact: this visit has seen every page the mm had when it began.
+ * @shared_made_ksm: pages mapped more than once (a fork shares them) that
+ *	were made KSM pages in place: the other mappings' mms did not change,
+ *	yet map a KSM page now.
  * @visits_walked: mm visits that walked the page tables, since load.
  * @visits_known: mm visits that looked up known pages only, since load.
  */
@@ -290,6 +295,7 @@ struct ksm_scan_cursor {
 	struct ksm_mm_mark visit;
 	bool known_only;
 	bool exact;
+	unsigned long shared_made_ksm;
 	unsigned long visits_walked;
 	unsigned long visits_known;
 };

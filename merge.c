@@ -298,6 +298,8 @@ int ksm_merge_one_page(struct vm_area_struct *vma, struct page *page,
 		 * clean.
 		 */
 		ksm_folio_set_node(folio, NULL);
+		if (folio_mapcount(folio) > 1)
+			ksm_scan.shared_made_ksm++;
 		folio_mark_accessed(folio);
 		if (!folio_test_dirty(folio))
 			folio_mark_dirty(folio);

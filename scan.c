@@ -221,14 +221,12 @@ static unsigned long ksm_skip_budget(unsigned long age)
 	return age < ARRAY_SIZE(budget) ? budget[age] : 8;
 }
 
-static bool ksm_should_skip(struct page *page, struct ksm_rmap_item *item)
+/* Smart scan's verdict on a page that is not a KSM page, with its item. */
+static bool ksm_smart_skip(struct ksm_rmap_item *item)
 {
 	unsigned long age = FIELD_GET(KSM_ITEM_AGE, item->address);
 	unsigned long skips = FIELD_GET(KSM_ITEM_SKIPS, item->address);
 
-	/* KSM pages are always looked at: their mappings must be counted. */
-	if (!READ_ONCE(ksm_tun.smart_scan) || PageKsm(page))
-		return false;
 	if (age < FIELD_MAX(KSM_ITEM_AGE))
 		item->address += FIELD_PREP(KSM_ITEM_AGE, 1);
 	if (age < 3)
@@ -242,6 +240,22 @@ static bool ksm_should_skip(struct page *page, struct ksm_rmap_item *item)
 	ksm_count.pages_skipped++;
 	ksm_item_unlink(item);
 	return true;
+}
+
+/* Would ksm_smart_skip() pass @item over?  (Without changing it.) */
+static bool ksm_smart_skip_due(const struct ksm_rmap_item *item)
+{
+	return READ_ONCE(ksm_tun.smart_scan) &&
+	       FIELD_GET(KSM_ITEM_AGE, item->address) >= 3 &&
+	       FIELD_GET(KSM_ITEM_SKIPS, item->address);
+}
+
+static bool ksm_should_skip(struct page *page, struct ksm_rmap_item *item)
+{
+	/* KSM pages are always looked at: their mappings must be counted. */
+	if (!READ_ONCE(ksm_tun.smart_scan) || PageKsm(page))
+		return false;
+	return ksm_smart_skip(item);
 }
 
 /*
@@ -400,7 +414,10 @@ static bool ksm_mm_flush_gen(struct mm_struct *mm, u64 *gen)
  *    means no page appeared that an earlier walk could have missed;
  *  - no present PTE went away or changed (which could hide an unmap
  *    behind a new page in the count): the flush generation is unchanged;
- *  - no VMA gained or lost VM_MERGEABLE (advice_seq).
+ *  - no VMA gained or lost VM_MERGEABLE (advice_seq);
+ *  - no page that a fork shares was made a KSM page in place through
+ *    another mm (shared_made_ksm): this mm's mapping of it is now a KSM
+ *    page's, which smart scan must not pass over.
  *
  * An unmap lowers the count before its flush: a visit that begins between
  * the two, after a new page balanced the count, misses that page, and the
@@ -416,12 +433,14 @@ static void ksm_visit_begin(struct ksm_mm_slot *slot)
 	now->anon_pages = percpu_counter_sum_positive(&mm->rss_stat[MM_ANONPAGES]);
 	now->valid = ksm_mm_flush_gen(mm, &now->flush_gen);
 	now->advice_seq = READ_ONCE(slot->advice_seq);
+	now->shared_made_ksm = ksm_scan.shared_made_ksm;
 
 	ksm_scan.exact = true;
 	ksm_scan.known_only = now->valid && then->valid && slot->items &&
 			      now->anon_pages == then->anon_pages &&
 			      now->flush_gen == then->flush_gen &&
-			      now->advice_seq == then->advice_seq;
+			      now->advice_seq == then->advice_seq &&
+			      now->shared_made_ksm == then->shared_made_ksm;
 	if (ksm_scan.known_only)
 		ksm_scan.visits_known++;
 	else
@@ -440,8 +459,9 @@ static void ksm_visit_end(struct ksm_mm_slot *slot)
 /*
  * Collect the pages of the items from *ksm_scan.link on: for each PMD's
  * range that has items, one pass over its PTEs from the first item to
- * the last.  Returns false if an item's page is not there: the visit then
- * walks on (from ksm_scan.next_addr), and is no longer exact.
+ * the last (or the last the batch has room for).  Returns false if an
+ * item's page is not there: the visit then walks on (from
+ * ksm_scan.next_addr), and is no longer exact.
  */
 static bool ksm_collect_known(struct mm_struct *mm)
 {
@@ -453,12 +473,30 @@ static bool ksm_collect_known(struct mm_struct *mm)
 	struct ksm_rmap_item *item, *next;
 	struct vm_area_struct *vma = NULL;
 	unsigned long addr, end, stop;
-	int done, expect;
+	int done, expect, room;
 	unsigned int nr;
 	pmd_t *pmdp;
 
 	for (item = *ksm_scan.link; item; item = next) {
 		addr = ksm_item_addr(item);
+		next = item->next;
+		/*
+		 * An item that smart scan passes over this time does not need
+		 * its page, which is the one it had at the last exact visit
+		 * and no KSM page (the item would be a KSM page's, or the
+		 * mark would have changed): smart scan passes such a page over
+		 * whatever its content.  The cursor moves past the item if
+		 * the batch is still empty; otherwise the batch ends here, to
+		 * go out in address order.
+		 */
+		if (!ksm_item_stable(item) && ksm_smart_skip_due(item)) {
+			if (ksm_ahead.nr)
+				return true;
+			ksm_smart_skip(item);
+			ksm_scan.link = &item->next;
+			ksm_scan.next_addr = addr + PAGE_SIZE;
+			continue;
+		}
 		if (!vma || addr >= vma->vm_end)
 			vma = ksm_find_vma(mm, addr);
 		pmdp = vma ? mm_find_pmd(mm, addr) : NULL;
@@ -466,10 +504,12 @@ static bool ksm_collect_known(struct mm_struct *mm)
 			ksm_scan.next_addr = addr;
 			goto gone;
 		}
+		/* This PMD's items, as many as the batch has room for. */
 		end = pmd_addr_end(addr, vma->vm_end);
+		room = ksm_ahead.max - ksm_ahead.nr;
 		expect = 0;
-		for (next = item; next && ksm_item_addr(next) < end;
-		     next = next->next) {
+		for (next = item; next && expect < room &&
+		     ksm_item_addr(next) < end; next = next->next) {
 			stop = ksm_item_addr(next) + PAGE_SIZE;
 			expect++;
 		}

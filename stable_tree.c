@@ -643,6 +643,14 @@ void ksm_stable_remove_item(struct ksm_rmap_item *item)
 	node->nr_items--;
 	put_anon_vma(item->anon_vma);
 	ksm_item_leave_node(item, node);
+	/*
+	 * An mm's items are dropped highest address first, each then at
+	 * the head of its list: the next one to go is likely the new head.
+	 */
+	if (node->items) {
+		ksm_item_node_memo.item = node->items;
+		ksm_item_node_memo.node = node;
+	}
 }
 
 /*
