@@ -262,10 +262,13 @@ static bool ksm_should_skip(struct page *page, struct ksm_rmap_item *item)
  * Pages collected ahead, under one mmap_lock and one page-table walk, so
  * that the walk is not restarted from the top for every page.  Each holds
  * a reference; they are handed out in address order and whatever a batch
- * of ksm_scan_batch() did not use is put back before it returns.  Under
- * ksmd_mutex, like the cursor.
+ * of ksm_scan_batch() did not use is put back before it returns.  An
+ * entry without a page is an item that smart scan passes over this time,
+ * met by a visit that looks up known pages only (its page was not looked
+ * up).  Under ksmd_mutex, like the cursor.
  */
 #define KSM_COLLECT_MAX	32
+#define KSM_AHEAD_SLOTS	(4 * KSM_COLLECT_MAX)
 
 struct ksm_collected {
 	struct page *page;
@@ -273,9 +276,16 @@ struct ksm_collected {
 };
 
 static struct {
-	unsigned int nr, pos, max;
-	struct ksm_collected ent[KSM_COLLECT_MAX];
+	unsigned int nr, pos;		/* entries, and the next to go out */
+	unsigned int pages, max;	/* entries with a page, and their cap */
+	struct ksm_collected ent[KSM_AHEAD_SLOTS];
 } ksm_ahead;
+
+static bool ksm_ahead_full(void)
+{
+	return ksm_ahead.pages == ksm_ahead.max ||
+	       ksm_ahead.nr == KSM_AHEAD_SLOTS;
+}
 
 /*
  * Take @page (referenced by the caller's walk) into the batch.  A page of
@@ -288,14 +298,14 @@ static bool ksm_collect_page(struct page *page, unsigned long addr)
 	ksm_ahead.ent[ksm_ahead.nr].page = page;
 	ksm_ahead.ent[ksm_ahead.nr].addr = addr;
 	ksm_ahead.nr++;
-	return ksm_ahead.nr == ksm_ahead.max ||
-	       folio_test_large(page_folio(page));
+	ksm_ahead.pages++;
+	return ksm_ahead_full() || folio_test_large(page_folio(page));
 }
 
 /* A large folio's page waits for the next batch unless this one is empty. */
 static bool ksm_collect_defer(struct folio *folio)
 {
-	return ksm_ahead.nr && folio_test_large(folio);
+	return ksm_ahead.pages && folio_test_large(folio);
 }
 
 /* Collect the anonymous pages mapped in this PMD's range. */
@@ -457,8 +467,8 @@ static void ksm_visit_end(struct ksm_mm_slot *slot)
 }
 
 /*
- * Collect the pages of the items from *ksm_scan.link on: for each PMD's
- * range that has items, one pass over its PTEs from the first item to
+ * Collect the pages of the items from *ksm_scan.link on: for each run of
+ * items in one PMD's range, one pass over its PTEs from the first item to
  * the last (or the last the batch has room for).  Returns false if an
  * item's page is not there: the visit then walks on (from
  * ksm_scan.next_addr), and is no longer exact.
@@ -478,6 +488,8 @@ static bool ksm_collect_known(struct mm_struct *mm)
 	pmd_t *pmdp;
 
 	for (item = *ksm_scan.link; item; item = next) {
+		if (ksm_ahead_full())
+			return true;
 		addr = ksm_item_addr(item);
 		next = item->next;
 		/*
@@ -485,15 +497,12 @@ static bool ksm_collect_known(struct mm_struct *mm)
 		 * its page, which is the one it had at the last exact visit
 		 * and no KSM page (the item would be a KSM page's, or the
 		 * mark would have changed): smart scan passes such a page over
-		 * whatever its content.  The cursor moves past the item if
-		 * the batch is still empty; otherwise the batch ends here, to
-		 * go out in address order.
+		 * whatever its content.  It goes in the batch without one.
 		 */
 		if (!ksm_item_stable(item) && ksm_smart_skip_due(item)) {
-			if (ksm_ahead.nr)
-				return true;
-			ksm_smart_skip(item);
-			ksm_scan.link = &item->next;
+			ksm_ahead.ent[ksm_ahead.nr].page = NULL;
+			ksm_ahead.ent[ksm_ahead.nr].addr = addr;
+			ksm_ahead.nr++;
 			ksm_scan.next_addr = addr + PAGE_SIZE;
 			continue;
 		}
@@ -504,12 +513,19 @@ static bool ksm_collect_known(struct mm_struct *mm)
 			ksm_scan.next_addr = addr;
 			goto gone;
 		}
-		/* This PMD's items, as many as the batch has room for. */
+		/*
+		 * This PMD's items up to the next one smart scan passes over,
+		 * as many as the batch has room for.
+		 */
 		end = pmd_addr_end(addr, vma->vm_end);
-		room = ksm_ahead.max - ksm_ahead.nr;
+		room = min(ksm_ahead.max - ksm_ahead.pages,
+			   KSM_AHEAD_SLOTS - ksm_ahead.nr);
 		expect = 0;
 		for (next = item; next && expect < room &&
 		     ksm_item_addr(next) < end; next = next->next) {
+			if (next != item && !ksm_item_stable(next) &&
+			    ksm_smart_skip_due(next))
+				break;
 			stop = ksm_item_addr(next) + PAGE_SIZE;
 			expect++;
 		}
@@ -551,6 +567,7 @@ static unsigned int ksm_collect(struct mm_struct *mm, unsigned int max)
 
 	ksm_ahead.nr = 0;
 	ksm_ahead.pos = 0;
+	ksm_ahead.pages = 0;
 	ksm_ahead.max = clamp(max, 1U, KSM_COLLECT_MAX);
 
 	if (!ksm_scan.next_addr)
@@ -597,9 +614,11 @@ static void ksm_collect_release(unsigned int pos)
 	if (pos < ksm_ahead.nr)
 		ksm_scan.next_addr = ksm_ahead.ent[pos].addr;
 	for (; pos < ksm_ahead.nr; pos++)
-		put_page(ksm_ahead.ent[pos].page);
+		if (ksm_ahead.ent[pos].page)
+			put_page(ksm_ahead.ent[pos].page);
 	ksm_ahead.nr = 0;
 	ksm_ahead.pos = 0;
+	ksm_ahead.pages = 0;
 }
 
 /* Start a full scan; returns false if there is nothing to scan. */
@@ -683,6 +702,10 @@ static struct ksm_rmap_item *ksm_scan_next(struct page **pagep,
 				return NULL;
 			}
 			ksm_scan.link = &item->next;
+			if (!ent->page) {
+				ksm_smart_skip(item);
+				continue;
+			}
 			if (ksm_should_skip(ent->page, item)) {
 				put_page(ent->page);
 				cond_resched();
