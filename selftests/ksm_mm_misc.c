@@ -420,7 +420,14 @@ TEST_F_TIMEOUT(misc, fork_after_merge, 600)
 	EXPECT_TRUE(ksm_wait_counters(&base, 1, 2 * NR - 1, MERGE_TIMEOUT_MS));
 	EXPECT_EQ(NR, ksm_read_merging_pages(self->sh.child.pid));
 
-	/* Both write everything: all private, nothing shared any more. */
+	/*
+	 * Both write everything: all private, nothing shared any more.
+	 * ksmd is stopped meanwhile: a copy that ksmd meets after the fault
+	 * made it but before the write lands still has the KSM page's
+	 * content, and may be merged back, so that the write faults (and
+	 * counts in cow_ksm) a second time.
+	 */
+	ASSERT_EQ(0, ksm_write_ulong("run", 0));
 	ASSERT_EQ('k', ksm_child_call(&self->sh.child, 'w', CALL_TIMEOUT_MS));
 	for (i = 0; i < NR; i++)
 		fill_page_seeded(self->area + i * psize(), self->seed + 9000 + i);
@@ -434,6 +441,7 @@ TEST_F_TIMEOUT(misc, fork_after_merge, 600)
 		ASSERT_EQ(0, vmstat_read("cow_ksm", &cow1));
 		EXPECT_EQ(cow0 + 2 * NR, cow1);
 	}
+	ASSERT_EQ(0, ksm_write_ulong("run", 1));
 	EXPECT_TRUE(ksm_wait_counters(&base, 0, 0, MERGE_TIMEOUT_MS));
 	EXPECT_EQ(0, ksm_read_merging_pages(0));
 	EXPECT_EQ(0, ksm_read_merging_pages(self->sh.child.pid));

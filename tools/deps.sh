@@ -30,8 +30,10 @@ PACKAGES=(
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
 
+# Prints nothing (and succeeds) when the package is not installed: dpkg-query
+# fails for a package it has never heard of, which set -e must not see.
 installed_version() {
-	dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null |
+	{ dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null || true; } |
 		sed -n 's/^install ok installed //p'
 }
 
