@@ -4,12 +4,12 @@
  * KSM page (or at the zero page) instead of its own page.  Breaking the
  * sharing again is in unmerge.c.
  *
- * Merging a page takes three steps, with the page locked throughout:
- *  1. write-protect its PTE, after checking that nothing but its mappings
- *     holds a reference (a GUP pin would see later writes that the KSM
- *     page would not);
- *  2. compare it with the KSM page, now that it can no longer change;
- *  3. replace the PTE, if it is still the write-protected one of step 1.
+ * Both run with the page locked.  Making a page a KSM page write-protects
+ * its PTE, after checking that nothing but its mappings holds a reference
+ * (a GUP pin would see later writes that the KSM page would not).
+ * Merging a page into a KSM page clears its PTE (one TLB flush), counts
+ * the references as above, compares the pages while the PTE lock keeps
+ * the PTE clear, and then sets the PTE to the KSM page, or back.
  */
 
 #include <linux/ksm.h>
@@ -117,13 +117,47 @@ struct vm_area_struct *ksm_find_vma(struct mm_struct *mm, unsigned long addr)
 }
 
 /*
- * Make the PTE mapping @folio in @vma read-only and clean, and return it
- * in *@orig_pte.  Fails with -EFAULT if the folio is not mapped there, or
- * if some reference beyond its mappings (and the swap cache, and ours)
- * might be a GUP pin.
+ * Find and lock the PTE through which @mapped's VMA maps its folio (of one
+ * page), inside a notifier range @inval for secondary MMUs.  Returns false,
+ * with neither held, if the folio is not mapped there by a PTE.
  */
-static int ksm_write_protect(struct vm_area_struct *vma, struct folio *folio,
-			     pte_t *orig_pte)
+static bool ksm_lock_mapping(struct page_vma_mapped_walk *mapped,
+			     struct mmu_notifier_range *inval)
+{
+	struct vm_area_struct *vma = mapped->vma;
+
+	if (WARN_ON_ONCE(mapped->nr_pages != 1))
+		return false;
+	mapped->address = page_address_in_vma(pfn_to_page(mapped->pfn), vma);
+	if (mapped->address == -EFAULT)
+		return false;
+
+	mmu_notifier_range_init(inval, MMU_NOTIFY_CLEAR, 0, vma->vm_mm,
+				mapped->address, mapped->address + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(inval);
+	if (!page_vma_mapped_walk(mapped))
+		goto out_notify;
+	if (!WARN_ONCE(!mapped->pte, "KSM page mapped by a PMD"))
+		return true;
+	page_vma_mapped_walk_done(mapped);
+out_notify:
+	mmu_notifier_invalidate_range_end(inval);
+	return false;
+}
+
+static void ksm_unlock_mapping(struct page_vma_mapped_walk *mapped,
+			       struct mmu_notifier_range *inval)
+{
+	page_vma_mapped_walk_done(mapped);
+	mmu_notifier_invalidate_range_end(inval);
+}
+
+/*
+ * Make the PTE mapping @folio in @vma read-only and clean.  Fails with
+ * -EFAULT if the folio is not mapped there, or if some reference beyond
+ * its mappings (and the swap cache, and ours) might be a GUP pin.
+ */
+static int ksm_write_protect(struct vm_area_struct *vma, struct folio *folio)
 {
 	DEFINE_FOLIO_VMA_WALK(mapped, folio, vma, 0, 0);
 	struct mm_struct *vmm = vma->vm_mm;
@@ -132,19 +166,8 @@ static int ksm_write_protect(struct vm_area_struct *vma, struct folio *folio,
 	pte_t pte;
 	int err = -EFAULT;
 
-	if (WARN_ON_ONCE(folio_nr_pages(folio) != 1))
+	if (!ksm_lock_mapping(&mapped, &inval))
 		return err;
-	mapped.address = page_address_in_vma(folio_page(folio, 0), vma);
-	if (mapped.address == -EFAULT)
-		return err;
-
-	mmu_notifier_range_init(&inval, MMU_NOTIFY_CLEAR, 0, vmm, mapped.address,
-				mapped.address + PAGE_SIZE);
-	mmu_notifier_invalidate_range_start(&inval);
-	if (!page_vma_mapped_walk(&mapped))
-		goto out_notify;
-	if (WARN_ONCE(!mapped.pte, "KSM page mapped by a PMD"))
-		goto out_walk;
 
 	exclusive = PageAnonExclusive(folio_page(folio, 0));
 	pte = ptep_get(mapped.pte);
@@ -175,55 +198,18 @@ static int ksm_write_protect(struct vm_area_struct *vma, struct folio *folio,
 		pte = pte_wrprotect(pte_mkclean(pte));
 		set_pte_at(vmm, mapped.address, mapped.pte, pte);
 	}
-	*orig_pte = pte;
 	err = 0;
 out_walk:
-	page_vma_mapped_walk_done(&mapped);
-out_notify:
-	mmu_notifier_invalidate_range_end(&inval);
+	ksm_unlock_mapping(&mapped, &inval);
 	return err;
 }
 
-/*
- * Point the PTE that maps @page in @vma at @kpage (a KSM page, or the zero
- * page) instead, if it is still @orig_pte.  Returns 0 or -EFAULT.
- */
-static int ksm_replace_page(struct vm_area_struct *vma, struct page *page,
-			    struct page *kpage, pte_t orig_pte)
+/* The PTE that is to map @kpage (a KSM page, or the zero page) at @addr. */
+static pte_t ksm_kpage_pte(struct vm_area_struct *vma, struct page *kpage,
+			   unsigned long addr)
 {
-	struct folio *kfolio = page_folio(kpage), *folio;
-	struct mm_struct *vmm = vma->vm_mm;
-	struct mmu_notifier_range inval;
-	unsigned long where;
-	pte_t *slot, kpte;
-	spinlock_t *ptl;	/* the PTE table's lock */
-	pmd_t *pmd, pmdval;
-	int err = -EFAULT;
-
-	where = page_address_in_vma(page, vma);
-	if (where == -EFAULT)
-		return err;
-	pmd = mm_find_pmd(vmm, where);
-	if (!pmd)
-		return err;
-	/* A THP being split may show an empty PMD for a moment: skip it. */
-	pmdval = pmdp_get_lockless(pmd);
-	if (!pmd_present(pmdval) || pmd_trans_huge(pmdval))
-		return err;
-
-	mmu_notifier_range_init(&inval, MMU_NOTIFY_CLEAR, 0, vmm, where,
-				where + PAGE_SIZE);
-	mmu_notifier_invalidate_range_start(&inval);
-	slot = pte_offset_map_lock(vmm, pmd, where, &ptl);
-	if (!slot)
-		goto out_notify;
-	if (!pte_same(ptep_get(slot), orig_pte)) {
-		pte_unmap_unlock(slot, ptl);
-		goto out_notify;
-	}
-	VM_WARN_ON_ONCE_PAGE(PageAnonExclusive(page), page);
-	VM_WARN_ON_ONCE_FOLIO(folio_test_anon(kfolio) &&
-			      PageAnonExclusive(kpage), kfolio);
+	struct folio *kfolio = page_folio(kpage);
+	pte_t kpte;
 
 	if (is_zero_pfn(page_to_pfn(kpage))) {
 		/*
@@ -232,30 +218,79 @@ static int ksm_replace_page(struct vm_area_struct *vma, struct page *page,
 		 */
 		kpte = pfn_pte(page_to_pfn(kpage), vma->vm_page_prot);
 		kpte = pte_mkdirty(pte_mkspecial(kpte));
-		ksm_map_zero_page(vmm);
+		ksm_map_zero_page(vma->vm_mm);
 		/* The zero page is not an anonymous page of this mm. */
-		dec_mm_counter(vmm, MM_ANONPAGES);
-	} else {
-		folio_get(kfolio);
-		folio_add_anon_rmap_pte(kfolio, kpage, vma, where, RMAP_NONE);
-		kpte = mk_pte(kpage, vma->vm_page_prot);
+		dec_mm_counter(vma->vm_mm, MM_ANONPAGES);
+		return kpte;
 	}
+	VM_WARN_ON_ONCE_FOLIO(folio_test_anon(kfolio) &&
+			      PageAnonExclusive(kpage), kfolio);
+	folio_get(kfolio);
+	folio_add_anon_rmap_pte(kfolio, kpage, vma, addr, RMAP_NONE);
+	return mk_pte(kpage, vma->vm_page_prot);
+}
 
-	/* Read-only to read-only, same content: no notifier needed. */
-	flush_cache_page(vma, where, pte_pfn(ptep_get(slot)));
-	ptep_clear_flush(vma, where, slot);
-	set_pte_at(vmm, where, slot, kpte);
+/*
+ * Map @kpage (a KSM page, or the zero page) in @vma where @folio (locked,
+ * referenced, one page) is mapped now, if their contents are the same.
+ * Returns 0 or -EFAULT.
+ *
+ * Write-protecting the page first and replacing its PTE afterwards, each
+ * under the PTE lock, would flush the TLB twice.  Instead the PTE is
+ * cleared and flushed once, and stays clear under the lock while the
+ * references are counted and the pages compared: with no PTE of this mm
+ * mapping the page (and any other mapping of it read-only, as it is not
+ * exclusive), and no GUP pin (the count), nothing can write to the page
+ * meanwhile.  A fault on the address waits for the lock and then finds
+ * the new PTE, or the old one put back if the pages differ.
+ */
+static int ksm_map_kpage(struct vm_area_struct *vma, struct folio *folio,
+			 struct page *kpage)
+{
+	DEFINE_FOLIO_VMA_WALK(mapped, folio, vma, 0, 0);
+	struct page *page = folio_page(folio, 0);
+	struct mm_struct *vmm = vma->vm_mm;
+	struct mmu_notifier_range inval;
+	bool pinnable;
+	pte_t pte;
+	int err = -EFAULT;
 
-	folio = page_folio(page);
+	if (!ksm_lock_mapping(&mapped, &inval))
+		return err;
+
+	/* Only a writable or exclusive page can have a GUP pin to fear. */
+	pte = ptep_get(mapped.pte);
+	pinnable = pte_write(pte) || pte_dirty(pte) || PageAnonExclusive(page) ||
+		   mm_tlb_flush_pending(vmm);
+	flush_cache_page(vma, mapped.address, folio_pfn(folio));
+	/*
+	 * Clear and flush before counting: GUP-fast cannot take a new pin on
+	 * a page that is not mapped.
+	 */
+	pte = ptep_clear_flush(vma, mapped.address, mapped.pte);
+	if (pinnable &&
+	    folio_mapcount(folio) + 1 + folio_test_swapcache(folio) !=
+	    folio_ref_count(folio))
+		goto out_restore;
+	if (!pages_identical(page, kpage))
+		goto out_restore;
+
+	/* Its other mappings, or the swap cache, may keep the page. */
+	if (pte_dirty(pte))
+		folio_mark_dirty(folio);
+	set_pte_at(vmm, mapped.address, mapped.pte,
+		   ksm_kpage_pte(vma, kpage, mapped.address));
 	folio_remove_rmap_pte(folio, page, vma);
 	if (!folio_mapped(folio))
 		folio_free_swap(folio);
 	folio_put(folio);
-
-	pte_unmap_unlock(slot, ptl);
 	err = 0;
-out_notify:
-	mmu_notifier_invalidate_range_end(&inval);
+	goto out_walk;
+
+out_restore:
+	set_pte_at(vmm, mapped.address, mapped.pte, pte);
+out_walk:
+	ksm_unlock_mapping(&mapped, &inval);
 	return err;
 }
 
@@ -272,7 +307,6 @@ int ksm_merge_one_page(struct vm_area_struct *vma, struct page *page,
 		       struct page *kpage)
 {
 	struct folio *folio = page_folio(page);
-	pte_t orig_pte = __pte(0);
 	int err = -EFAULT;
 
 	if (page == kpage)		/* a KSM page reached through a fork */
@@ -289,9 +323,9 @@ int ksm_merge_one_page(struct vm_area_struct *vma, struct page *page,
 		folio = page_folio(page);
 	}
 
-	if (ksm_write_protect(vma, folio, &orig_pte))
-		goto out_unlock;
-	if (!kpage) {
+	if (kpage) {
+		err = ksm_map_kpage(vma, folio, kpage);
+	} else if (!ksm_write_protect(vma, folio)) {
 		/*
 		 * Anonymous page to KSM page: ksm_stable_insert() fills the
 		 * node in; reclaim must write it to swap rather than drop it
@@ -304,8 +338,6 @@ int ksm_merge_one_page(struct vm_area_struct *vma, struct page *page,
 		if (!folio_test_dirty(folio))
 			folio_mark_dirty(folio);
 		err = 0;
-	} else if (pages_identical(page, kpage)) {
-		err = ksm_replace_page(vma, page, kpage, orig_pte);
 	}
 out_unlock:
 	folio_unlock(folio);
