@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # tools/lint.sh - the static checks of `make check`: checkpatch --strict
-# (from the kernel source tree) on the module, the selftests and the kernel
-# patches, and a from-scratch module build with W=1 and sparse (C=2) that
-# must print no warning.
+# (from the kernel source tree) on the module, the selftests, the benchmark
+# and the kernel patches, and a from-scratch module build with W=1 and
+# sparse (C=2) that must print no warning.
 #
 # Usage: tools/lint.sh [FLAVOUR]   (kernel to build against; default debug)
 # Prints one line per check, "lint: N passed, N failed" last; exits non-zero
@@ -32,7 +32,8 @@ checkpatch=(perl "$src/scripts/checkpatch.pl" --strict --no-tree --quiet
 
 cd "$REPO" || exit 1
 mapfile -t module_files < <(git ls-files '*.c' '*.h' | grep -v '^selftests/')
-mapfile -t test_files < <(git ls-files 'selftests/*.c' 'selftests/*.h')
+mapfile -t test_files < <(git ls-files 'selftests/*.c' 'selftests/*.h' \
+				 'bench/*.c' 'bench/*.h')
 
 "${checkpatch[@]}" --file "${module_files[@]}"
 result $? "checkpatch --strict: module sources"
@@ -45,7 +46,7 @@ result $? "checkpatch --strict: module sources"
 ignore=SPACING,OPEN_BRACE,BRACES,PREFER_KERNEL_TYPES,BIT_MACRO,VOLATILE
 "${checkpatch[@]}" --ignore "$ignore" \
 	--file "${test_files[@]}"
-result $? "checkpatch --strict: selftests"
+result $? "checkpatch --strict: selftests and bench"
 
 # A new file under mm/ is covered by MAINTAINERS' "F: mm/" entry.  Absolute
 # paths: checkpatch takes a relative path under kernel/ for a source file.
@@ -62,8 +63,8 @@ rc=$?
 # page_vma_mapped_walk() and pte_offset_map_lock() take for their caller,
 # so it reports a context imbalance wherever the lock is then dropped:
 # upstream mm/ksm.c gets five of the same kind.  These six, nothing else.
-allowed='context imbalance in .(ksm_unstable_page|ksm_write_protect|'
-allowed+='ksm_replace_page|ksm_break_page|ksm_collect_pmd|'
+allowed='context imbalance in .(ksm_unstable_page|ksm_lock_mapping|'
+allowed+='ksm_unlock_mapping|ksm_break_page|ksm_collect_pmd|'
 allowed+='ksm_break_find_pmd). - unexpected unlock'
 if [ $rc -eq 0 ] &&
    grep -E 'warning:|error:' "$log" | grep -vE "$allowed"; then
