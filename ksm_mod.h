@@ -409,6 +409,7 @@ int ksm_merge_one_page(struct vm_area_struct *vma, struct page *page,
 struct vm_area_struct *ksm_find_vma(struct mm_struct *mm, unsigned long addr);
 void ksm_hash_init(void);
 u32 ksm_page_checksum(struct page *page);
+bool ksm_pages_differ(struct page *page1, struct page *page2);
 extern u32 ksm_zero_checksum;
 
 /* unmerge.c: breaking the sharing again. */

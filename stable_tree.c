@@ -434,7 +434,7 @@ again:
 		tree_folio = ksm_entry_folio(&entry, &dup);
 		if (!tree_folio)
 			goto again;	/* the bucket changed */
-		if (memcmp_pages(page, folio_page(tree_folio, 0))) {
+		if (ksm_pages_differ(page, folio_page(tree_folio, 0))) {
 			folio_put(tree_folio);
 			continue;	/* same hash, other content */
 		}
@@ -532,8 +532,8 @@ again:
 		tree_folio = ksm_entry_folio(&entry, &dup);
 		if (!tree_folio)
 			goto again;
-		if (!memcmp_pages(folio_page(kfolio, 0),
-				  folio_page(tree_folio, 0)))
+		if (!ksm_pages_differ(folio_page(kfolio, 0),
+				      folio_page(tree_folio, 0)))
 			same = entry;
 		folio_put(tree_folio);
 		if (same)

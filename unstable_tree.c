@@ -155,7 +155,7 @@ struct ksm_rmap_item *ksm_unstable_find_or_add(struct ksm_rmap_item *item,
 			continue;
 		/* The same page twice: a fork that has not broken COW yet. */
 		if (other == page || ksm_pfn_nid(page_to_pfn(other)) != nid ||
-		    memcmp_pages(page, other)) {
+		    ksm_pages_differ(page, other)) {
 			put_page(other);
 			continue;
 		}
