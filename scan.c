@@ -145,6 +145,7 @@ static void ksm_process_page(struct page *page, struct ksm_rmap_item *item)
 	struct ksm_rmap_item *tree_item;
 	struct page *kpage, *tree_page = NULL;
 	bool over_limit_ok = false;
+	bool changed = false;
 	bool same_thp;
 	u32 checksum;
 
@@ -159,14 +160,15 @@ static void ksm_process_page(struct page *page, struct ksm_rmap_item *item)
 	} else {
 		ksm_item_unlink(item);
 		checksum = ksm_page_checksum(page);
-		if (item->checksum != checksum) {
-			item->checksum = checksum;	/* volatile: wait */
-			return;
-		}
-		if (!ksm_merge_zero(item, page))
-			return;
+		changed = item->checksum != checksum;
+		item->checksum = checksum;
 	}
 
+	/*
+	 * As upstream, a page joins a KSM page of its content even if it
+	 * changed since the last scan, or was never seen before: only the
+	 * unstable index (and the zero page) wait for content to settle.
+	 */
 	kpage = ksm_stable_find(page, checksum);
 	if (kpage == page && ksm_item_on(item, node)) {
 		put_page(kpage);
@@ -189,6 +191,9 @@ static void ksm_process_page(struct page *page, struct ksm_rmap_item *item)
 	}
 	/* A KSM page with no room left stays as it is. */
 	if (node)
+		return;
+	/* Volatile: changed since the last scan, wait for it to settle. */
+	if (changed || !ksm_merge_zero(item, page))
 		return;
 
 	tree_item = ksm_unstable_find_or_add(item, page,
