@@ -565,16 +565,54 @@ static void worker_fill(enum content kind, char *area, size_t bytes, int proc,
 	}
 }
 
-static double worker_cmd_run(char cmd, char *area, size_t bytes)
+/* Write one byte into each page; returns the seconds it took. */
+static double write_each_page(char *area, size_t bytes)
 {
 	double t = now();
 	size_t i;
 
+	for (i = 0; i < bytes; i += page_size)
+		area[i] ^= 1;
+	return now() - t;
+}
+
+/*
+ * Fork, and let the child write one byte into each page: COW faults on
+ * pages that a fork shares, not KSM pages.  Returns the child's time.
+ */
+static double fork_and_write(char *area, size_t bytes)
+{
+	double t = NAN;
+	int p[2], status;
+	pid_t pid;
+
+	if (pipe(p))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		close(p[0]);
+		t = write_each_page(area, bytes);
+		_exit(write(p[1], &t, sizeof(t)) != sizeof(t));
+	}
+	close(p[1]);
+	if (read(p[0], &t, sizeof(t)) != sizeof(t))
+		t = NAN;
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	return t;
+}
+
+static double worker_cmd_run(char cmd, char *area, size_t bytes)
+{
+	double t = now();
+
 	switch (cmd) {
 	case 'c':	/* write one byte into each page */
-		for (i = 0; i < bytes; i += page_size)
-			area[i] ^= 1;
-		break;
+		return write_each_page(area, bytes);
+	case 'f':
+		return fork_and_write(area, bytes);
 	case 'u':
 		if (madvise(area, bytes, MADV_UNMERGEABLE))
 			return -errno;
@@ -1435,6 +1473,37 @@ static bool run_cow(struct json *j, const struct workload *w)
 	return ok;
 }
 
+/*
+ * For reference, the kernel's own COW fault path on the same memory with
+ * no KSM page in it: a child writes one byte into each page its fork
+ * shares, ksmd stopped and nothing merged.  ROUNDS times, each with a new
+ * process.
+ */
+static bool run_cow_fork(struct json *j, const struct workload *w)
+{
+	unsigned long pages = 0;
+	double t[ROUNDS], med;
+	struct worker wk;
+	bool ok = true;
+	int r;
+
+	json_knobs(j);
+	for (r = 0; r < ROUNDS; r++) {
+		pages = workers_start(&wk, 1, K_PATTERN, COW_MIB * MIB);
+		t[r] = worker_cmd(&wk, 'f');
+		ok = ok && t[r] > 0;
+		workers_stop(&wk, 1);
+	}
+	json_int(j, "rounds", ROUNDS);
+	json_open(j, "metrics", '{');
+	json_rounds(j, "cow_s_rounds", t);
+	med = median(t, ROUNDS);
+	json_num(j, "cow_s", med);
+	json_num(j, "cow_us_per_page", med * 1e6 / pages);
+	json_close(j, '}');
+	return ok;
+}
+
 static double timed_run2(void)
 {
 	double t = now();
@@ -1687,6 +1756,7 @@ static const struct workload workloads[] = {
 	{ .name = "sparse", .run = run_sparse },
 	{ .name = "unique", .run = run_unique },
 	{ .name = "cow", .run = run_cow },
+	{ .name = "cow-fork", .run = run_cow_fork },
 	{ .name = "unmerge", .run = run_unmerge },
 	{ .name = "membw", .run = run_membw },
 	{ .name = "ksm_tests-P-p10", .run = run_ksm_tests, .arg = 10, .mode = 'P' },
