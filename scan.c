@@ -331,8 +331,12 @@ static int ksm_collect_pmd(pmd_t *pmdp, unsigned long addr,
 	cond_resched();
 
 	pmd = pmdp_get_lockless(pmdp);
-	if (!pmd_present(pmd))
+	if (!pmd_present(pmd)) {
+		/* A THP being migrated comes back without a new mark. */
+		if (!pmd_none(pmd))
+			ksm_scan.exact = false;
 		goto out;
+	}
 
 	if (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) && pmd_leaf(pmd)) {
 		ptl = pmd_lock(walk->mm, pmdp);
@@ -369,8 +373,16 @@ static int ksm_collect_pmd(pmd_t *pmdp, unsigned long addr,
 	     ptep++, addr += PAGE_SIZE) {
 		pte_t pte = ptep_get(ptep);
 
-		if (!pte_present(pte))
+		if (!pte_present(pte)) {
+			/*
+			 * A migration entry becomes a present PTE again with
+			 * no flush and no new page counted: the mark of this
+			 * visit would hide the page from the next ones.
+			 */
+			if (!pte_none(pte))
+				ksm_scan.exact = false;
 			continue;
+		}
 		page = vm_normal_page(vma, addr, pte);
 		if (!page)
 			continue;

@@ -352,6 +352,38 @@ static char *map_on_node(struct __test_metadata *_metadata, size_t pages,
 	return area;
 }
 
+/*
+ * After one of two identical KSM pages moved next to the other: either
+ * both mappings' sets share one KSM page now, or the two KSM pages are
+ * dups of one chain.  Waits up to MERGE_TIMEOUT_MS, two full scans at a
+ * time, for the counters to show one of the two; *@q0, *@q1 and *@c are
+ * what was seen last.
+ */
+static void nodes_settle(struct __test_metadata *_metadata,
+			 const struct ksm_counters *base, char *a0, char *a1,
+			 int64_t *q0, int64_t *q1, struct ksm_counters *c)
+{
+	uint64_t deadline = now_ms() + MERGE_TIMEOUT_MS;
+	int scans = 0;
+	bool one, two;
+
+	do {
+		ASSERT_EQ(0, ksm_wait_full_scans(2, SCAN_TIMEOUT_MS));
+		scans += 2;
+		*q0 = common_pfn(0, a0, NR_SAME);
+		*q1 = common_pfn(0, a1, NR_SAME);
+		ASSERT_EQ(0, ksm_read_counters(c));
+		one = *q0 == *q1 && c->pages_shared == base->pages_shared + 1 &&
+		      c->pages_sharing == base->pages_sharing + 2 * NR_SAME - 1;
+		two = *q0 != *q1 && c->pages_shared == base->pages_shared + 2 &&
+		      c->pages_sharing == base->pages_sharing + 2 * NR_SAME - 2 &&
+		      c->stable_node_chains == base->stable_node_chains + 1 &&
+		      c->stable_node_dups == base->stable_node_dups + 2;
+	} while (!one && !two && now_ms() < deadline);
+	TH_LOG("after %d full scans: %s", scans,
+	       one ? "one KSM page" : two ? "two dups" : "not settled");
+}
+
 TEST_F_TIMEOUT(migrate, merge_across_nodes_0, 900)
 {
 	uint64_t seed = ksm_test_seed("mm_migrate/nodes");
@@ -390,17 +422,18 @@ TEST_F_TIMEOUT(migrate, merge_across_nodes_0, 900)
 	EXPECT_NE(p1, q1);
 	EXPECT_TRUE(all_on_node(0, a1, NR_SAME, 0));
 	EXPECT_EQ(NR_SAME, kpagecount_read(q1));
-	ASSERT_EQ(0, ksm_wait_full_scans(4, SCAN_TIMEOUT_MS));
-
-	q0 = common_pfn(0, a0, NR_SAME);
-	q1 = common_pfn(0, a1, NR_SAME);
+	/*
+	 * ksmd re-files the moved page (or merges its mappings into the
+	 * other) as it meets its mappings: wait, scan by scan, for one of
+	 * the two settled states.
+	 */
+	nodes_settle(_metadata, &base, a0, a1, &q0, &q1, &c);
 	EXPECT_LT(0, q0);
 	EXPECT_LT(0, q1);
 	EXPECT_TRUE(all_on_node(0, a0, NR_SAME, 0));
 	EXPECT_TRUE(all_on_node(0, a1, NR_SAME, 0));
 	EXPECT_TRUE(area_has_seed(a0, NR_SAME, seed));
 	EXPECT_TRUE(area_has_seed(a1, NR_SAME, seed));
-	ASSERT_EQ(0, ksm_read_counters(&c));
 	if (q0 == q1) {
 		TH_LOG("the two KSM pages became one");
 		EXPECT_EQ(base.pages_shared + 1, c.pages_shared);

@@ -981,10 +981,13 @@ int move_page_to(pid_t pid, void *addr, int nid, int flags)
 	void *page = (void *)((uintptr_t)addr &
 			      ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1));
 	int status = -ENOENT;
+	long left;
 
-	if (syscall(SYS_move_pages, pid, 1UL, &page, &nid, &status, flags))
+	/* > 0: the page could not be moved (it was busy), status unset. */
+	left = syscall(SYS_move_pages, pid, 1UL, &page, &nid, &status, flags);
+	if (left < 0)
 		return -errno;
-	return status;
+	return left ? -EBUSY : status;
 }
 
 int file_read_str(const char *path, char *buf, size_t size)

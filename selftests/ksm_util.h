@@ -253,7 +253,8 @@ int mbind_node(void *addr, size_t len, int nid);
 /*
  * move_pages(2) of the page at @addr of @pid (0: self) to node @nid with
  * @flags (MPOL_MF_MOVE or MPOL_MF_MOVE_ALL).  Returns the page's status:
- * the node it is on now, or -errno for it (or for the call).
+ * the node it is on now, or -errno for it (or for the call; -EBUSY if
+ * it could not be moved).
  */
 int move_page_to(pid_t pid, void *addr, int nid, int flags);
 
