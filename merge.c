@@ -251,7 +251,6 @@ out_walk:
 static pte_t ksm_kpage_pte(struct vm_area_struct *vma, struct page *kpage,
 			   unsigned long addr)
 {
-	struct folio *kfolio = page_folio(kpage);
 	pte_t kpte;
 
 	if (is_zero_pfn(page_to_pfn(kpage))) {
@@ -266,10 +265,11 @@ static pte_t ksm_kpage_pte(struct vm_area_struct *vma, struct page *kpage,
 		dec_mm_counter(vma->vm_mm, MM_ANONPAGES);
 		return kpte;
 	}
-	VM_WARN_ON_ONCE_FOLIO(folio_test_anon(kfolio) &&
-			      PageAnonExclusive(kpage), kfolio);
-	folio_get(kfolio);
-	folio_add_anon_rmap_pte(kfolio, kpage, vma, addr, RMAP_NONE);
+	/* One more mapping of a shared page: never an exclusive one. */
+	VM_WARN_ON_ONCE_PAGE(PageAnonExclusive(kpage), kpage);
+	get_page(kpage);
+	folio_add_anon_rmap_ptes(page_folio(kpage), kpage, 1, vma, addr,
+				 RMAP_NONE);
 	return mk_pte(kpage, vma->vm_page_prot);
 }
 
@@ -291,7 +291,7 @@ static int ksm_map_kpage(struct vm_area_struct *vma, struct folio *folio,
 			 struct page *kpage)
 {
 	DEFINE_FOLIO_VMA_WALK(mapped, folio, vma, 0, 0);
-	struct page *page = folio_page(folio, 0);
+	struct page *old = &folio->page;
 	struct mm_struct *vmm = vma->vm_mm;
 	struct mmu_notifier_range inval;
 	bool pinnable;
@@ -303,7 +303,7 @@ static int ksm_map_kpage(struct vm_area_struct *vma, struct folio *folio,
 
 	/* Only a writable or exclusive page can have a GUP pin to fear. */
 	pte = ptep_get(mapped.pte);
-	pinnable = pte_write(pte) || pte_dirty(pte) || PageAnonExclusive(page) ||
+	pinnable = pte_write(pte) || pte_dirty(pte) || PageAnonExclusive(old) ||
 		   mm_tlb_flush_pending(vmm);
 	flush_cache_page(vma, mapped.address, folio_pfn(folio));
 	/*
@@ -315,7 +315,7 @@ static int ksm_map_kpage(struct vm_area_struct *vma, struct folio *folio,
 	    folio_mapcount(folio) + 1 + folio_test_swapcache(folio) !=
 	    folio_ref_count(folio))
 		goto out_restore;
-	if (ksm_pages_differ(page, kpage))
+	if (ksm_pages_differ(old, kpage))
 		goto out_restore;
 
 	/* Its other mappings, or the swap cache, may keep the page. */
@@ -323,7 +323,7 @@ static int ksm_map_kpage(struct vm_area_struct *vma, struct folio *folio,
 		folio_mark_dirty(folio);
 	set_pte_at(vmm, mapped.address, mapped.pte,
 		   ksm_kpage_pte(vma, kpage, mapped.address));
-	folio_remove_rmap_pte(folio, page, vma);
+	folio_remove_rmap_ptes(folio, old, 1, vma);
 	if (!folio_mapped(folio))
 		folio_free_swap(folio);
 	folio_put(folio);
@@ -375,8 +375,8 @@ int ksm_merge_one_page(struct vm_area_struct *vma, struct page *page,
 		 * clean.
 		 */
 		ksm_folio_set_node(folio, NULL);
-		if (folio_mapcount(folio) > 1)
-			ksm_scan.shared_made_ksm++;
+		/* Mapped by others too (a fork): their mms see no change. */
+		ksm_scan.shared_made_ksm += folio_mapcount(folio) != 1;
 		folio_mark_accessed(folio);
 		if (!folio_test_dirty(folio))
 			folio_mark_dirty(folio);

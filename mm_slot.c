@@ -34,9 +34,8 @@
 /* ksm_mm_lock protects ksm_mm_hash, the slot list and ksm_scan.slot. */
 static DEFINE_SPINLOCK(ksm_mm_lock);
 static DEFINE_HASHTABLE(ksm_mm_hash, KSM_MM_HASH_BITS);
-static struct ksm_mm_slot ksm_mm_head = {
-	.link = LIST_HEAD_INIT(ksm_mm_head.link),
-};
+/* The list's anchor: the cursor rests here between full scans. */
+static struct ksm_mm_slot ksm_mm_head = { .link = LIST_HEAD_INIT(ksm_mm_head.link) };
 
 struct ksm_scan_cursor ksm_scan = {
 	.slot = &ksm_mm_head,
@@ -52,6 +51,7 @@ static void ksm_mm_note_advice(struct mm_struct *mm)
 /* Unregistered: merge-any advice goes too, if @all (the mm exited). */
 static void ksm_mm_forget_advice(struct mm_struct *mm, bool all)
 {
+	/* Merge-any first: it is what would register the mm again. */
 	if (all)
 		clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
 	clear_bit(MMF_VM_MERGEABLE, &mm->flags);

@@ -26,6 +26,11 @@ bool ksm_keep_swapin_folio(struct folio *folio)
  * in the item's own mm on the first pass, in other mms (forked children
  * that ksmd has not met yet) on the second.  Returns false to stop.
  */
+static bool ksm_vma_holds(const struct vm_area_struct *vma, unsigned long addr)
+{
+	return vma->vm_start <= addr && addr < vma->vm_end;
+}
+
 static bool ksm_walk_item(struct folio *folio, struct ksm_rmap_item *item,
 			  struct rmap_walk_control *rwc, bool others)
 {
@@ -33,21 +38,20 @@ static bool ksm_walk_item(struct folio *folio, struct ksm_rmap_item *item,
 	unsigned long addr = ksm_item_addr(item);
 	struct anon_vma_chain *avc;
 
-	if (!anon_vma_trylock_read(anon_vma)) {
-		if (rwc->try_lock) {
-			rwc->contended = true;
-			return false;
-		}
-		anon_vma_lock_read(anon_vma);
+	/* A caller that may not sleep on the lock hears it was busy. */
+	if (rwc->try_lock && !anon_vma_trylock_read(anon_vma)) {
+		rwc->contended = true;
+		return false;
 	}
+	if (!rwc->try_lock)
+		anon_vma_lock_read(anon_vma);
 	anon_vma_interval_tree_foreach(avc, &anon_vma->rb_root, 0, ULONG_MAX) {
 		struct vm_area_struct *vma = avc->vma;
 		bool own_mm = vma->vm_mm == item->mm;
 
 		cond_resched();
-		if (addr < vma->vm_start || addr >= vma->vm_end)
-			continue;
-		if (own_mm == others)
+		/* This pass's mms only, and VMAs that hold the address. */
+		if (own_mm == others || !ksm_vma_holds(vma, addr))
 			continue;
 		if (rwc->invalid_vma && rwc->invalid_vma(vma, rwc->arg))
 			continue;
