@@ -196,6 +196,25 @@ static void ksm_unlock_mapping(struct page_vma_mapped_walk *mapped,
 }
 
 /*
+ * Could a GUP pin hide behind this mapping?  Only a writable or exclusive
+ * page (or one whose stale writable TLB entries are still being flushed)
+ * can have one.
+ */
+static bool ksm_pin_possible(struct folio *folio, pte_t pte,
+			     struct mm_struct *vmm)
+{
+	return pte_write(pte) || pte_dirty(pte) ||
+	       PageAnonExclusive(&folio->page) || mm_tlb_flush_pending(vmm);
+}
+
+/* No reference but its mappings, the swap cache's and ksmd's own. */
+static bool ksm_refs_all_known(struct folio *folio)
+{
+	return folio_mapcount(folio) + 1 + folio_test_swapcache(folio) ==
+	       folio_ref_count(folio);
+}
+
+/*
  * Make the PTE mapping @folio in @vma read-only and clean.  Fails with
  * -EFAULT if the folio is not mapped there, or if some reference beyond
  * its mappings (and the swap cache, and ours) might be a GUP pin.
@@ -214,10 +233,7 @@ static int ksm_write_protect(struct vm_area_struct *vma, struct folio *folio)
 
 	exclusive = PageAnonExclusive(folio_page(folio, 0));
 	pte = ptep_get(mapped.pte);
-	if (pte_write(pte) || pte_dirty(pte) || exclusive ||
-	    mm_tlb_flush_pending(vmm)) {
-		int swapcache = folio_test_swapcache(folio);
-
+	if (ksm_pin_possible(folio, pte, vmm)) {
 		flush_cache_page(vma, mapped.address, folio_pfn(folio));
 		/*
 		 * Clear and flush the PTE before counting references: GUP-fast
@@ -225,8 +241,7 @@ static int ksm_write_protect(struct vm_area_struct *vma, struct folio *folio)
 		 * count below cannot be raced past.
 		 */
 		pte = ptep_clear_flush(vma, mapped.address, mapped.pte);
-		if (folio_mapcount(folio) + 1 + swapcache !=
-		    folio_ref_count(folio)) {
+		if (!ksm_refs_all_known(folio)) {
 			set_pte_at(vmm, mapped.address, mapped.pte, pte);
 			goto out_walk;
 		}
@@ -301,19 +316,14 @@ static int ksm_map_kpage(struct vm_area_struct *vma, struct folio *folio,
 	if (!ksm_lock_mapping(&mapped, &inval))
 		return err;
 
-	/* Only a writable or exclusive page can have a GUP pin to fear. */
-	pte = ptep_get(mapped.pte);
-	pinnable = pte_write(pte) || pte_dirty(pte) || PageAnonExclusive(old) ||
-		   mm_tlb_flush_pending(vmm);
+	pinnable = ksm_pin_possible(folio, ptep_get(mapped.pte), vmm);
 	flush_cache_page(vma, mapped.address, folio_pfn(folio));
 	/*
 	 * Clear and flush before counting: GUP-fast cannot take a new pin on
 	 * a page that is not mapped.
 	 */
 	pte = ptep_clear_flush(vma, mapped.address, mapped.pte);
-	if (pinnable &&
-	    folio_mapcount(folio) + 1 + folio_test_swapcache(folio) !=
-	    folio_ref_count(folio))
+	if (pinnable && !ksm_refs_all_known(folio))
 		goto out_restore;
 	if (ksm_pages_differ(old, kpage))
 		goto out_restore;
