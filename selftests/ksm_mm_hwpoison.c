@@ -439,7 +439,18 @@ TEST_F_TIMEOUT(hwpoison, soft_offline, 600)
 	pfn = start_procs(_metadata, self, "mm_hwpoison/soft", &base, &pfn2);
 	ASSERT_NE(0, pfn);
 
-	rep = ksm_child_call(&victim->child, 's', CALL_TIMEOUT_MS);
+	/*
+	 * The migration behind a soft offline fails while anyone else holds
+	 * a reference to the page, as ksmd does for a moment when it looks
+	 * at it: try again then, as for move_pages().
+	 */
+	for (i = 0; i < 10; i++) {
+		if (i)
+			usleep(200000);
+		rep = ksm_child_call(&victim->child, 's', CALL_TIMEOUT_MS);
+		if (rep != 'e' || victim->log->madvise_err != EBUSY)
+			break;
+	}
 	if (rep == 'e' && victim->log->madvise_err == EINVAL)
 		SKIP(return, "MADV_SOFT_OFFLINE not supported");
 	ASSERT_EQ('k', rep) TH_LOG("soft offline: %c, %s", rep,
