@@ -148,8 +148,7 @@ static int __init ksm_mod_init(void)
 {
 	int err;
 
-	ksm_hash_init();
-	ksm_zero_checksum = ksm_page_checksum(ZERO_PAGE(0));
+	ksm_content_init();
 
 	err = ksm_item_cache_init();
 	if (err)

@@ -6,8 +6,6 @@
  *    ksm_rmap_item, ksm_stable_node and ksm_mm_slot, as upstream's do).
  *    With both, a measurement can count every byte of bookkeeping the
  *    engine keeps per tracked page.
- *  - mm_visits: how many visits of an mm walked its page tables, and how
- *    many looked up its known pages only (see ksm_visit_begin()).
  */
 
 #include <linux/debugfs.h>
@@ -25,23 +23,12 @@ static int ksm_table_bytes_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(ksm_table_bytes);
 
-static int ksm_mm_visits_show(struct seq_file *m, void *v)
-{
-	seq_printf(m, "walked %lu\nknown %lu\n",
-		   READ_ONCE(ksm_scan.visits_walked),
-		   READ_ONCE(ksm_scan.visits_known));
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(ksm_mm_visits);
-
 void ksm_debugfs_init(void)
 {
 	/* Optional: without debugfs the engine works the same. */
 	ksm_debugfs_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_file("table_bytes", 0444, ksm_debugfs_dir, NULL,
 			    &ksm_table_bytes_fops);
-	debugfs_create_file("mm_visits", 0444, ksm_debugfs_dir, NULL,
-			    &ksm_mm_visits_fops);
 }
 
 void ksm_debugfs_exit(void)

@@ -69,7 +69,6 @@ static int ksm_hook_madvise(struct vm_area_struct *vma, unsigned long start,
 				return err;
 		}
 		*vm_flags |= VM_MERGEABLE;
-		ksm_mm_advice_changed(vma->vm_mm);
 	} else if (advice == MADV_UNMERGEABLE && (*vm_flags & VM_MERGEABLE)) {
 		if (vma->anon_vma) {
 			err = ksm_unmerge_range(vma, start, end, true);
@@ -77,7 +76,6 @@ static int ksm_hook_madvise(struct vm_area_struct *vma, unsigned long start,
 				return err;
 		}
 		*vm_flags &= ~VM_MERGEABLE;
-		ksm_mm_advice_changed(vma->vm_mm);
 	}
 	return 0;
 }
@@ -107,7 +105,6 @@ static int ksm_hook_enable_merge_any(struct mm_struct *mm)
 	}
 	assign_bit(MMF_VM_MERGE_ANY, &mm->flags, true);
 	ksm_mark_vmas(mm);
-	ksm_mm_advice_changed(mm);
 	return 0;
 }
 
@@ -118,7 +115,6 @@ static int ksm_hook_disable_merge_any(struct mm_struct *mm)
 	if (!ksm_mm_merge_any(mm))
 		return 0;
 	err = ksm_unmark_vmas(mm);
-	ksm_mm_advice_changed(mm);
 	if (err) {
 		ksm_mark_vmas(mm);
 		return err;
@@ -135,7 +131,6 @@ static int ksm_hook_disable(struct mm_struct *mm)
 		return 0;
 	if (ksm_mm_merge_any(mm))
 		return ksm_hook_disable_merge_any(mm);
-	ksm_mm_advice_changed(mm);
 	return ksm_unmark_vmas(mm);
 }
 

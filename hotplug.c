@@ -26,30 +26,39 @@ void ksm_wait_while_offlining(void)
 	}
 }
 
+/* Memory is going offline: ksmd and the knob writers wait until it is done. */
+static void ksm_offline_begin(void)
+{
+	mutex_lock(&ksmd_mutex);
+	set_bit(KSM_RUN_OFFLINE_BIT, &ksm_run);
+	mutex_unlock(&ksmd_mutex);
+}
+
+static void ksm_offline_end(void)
+{
+	mutex_lock(&ksmd_mutex);
+	clear_bit(KSM_RUN_OFFLINE_BIT, &ksm_run);
+	mutex_unlock(&ksmd_mutex);
+	/* Pairs with the test in wait_on_bit(). */
+	smp_mb__after_atomic();
+	wake_up_bit(&ksm_run, KSM_RUN_OFFLINE_BIT);
+}
+
 static int ksm_memory_notify(struct notifier_block *nb, unsigned long action,
 			     void *arg)
 {
 	const struct memory_notify *range = arg;
 
-	switch (action) {
-	case MEM_GOING_OFFLINE:
-		mutex_lock(&ksmd_mutex);
-		set_bit(KSM_RUN_OFFLINE_BIT, &ksm_run);
-		mutex_unlock(&ksmd_mutex);
-		break;
-	case MEM_OFFLINE:
+	if (action == MEM_GOING_OFFLINE) {
+		ksm_offline_begin();
+		return NOTIFY_OK;
+	}
+	/* Nodes of pages left in the range are stale: drop them first. */
+	if (action == MEM_OFFLINE)
 		ksm_stable_remove_range(range->start_pfn,
 					range->start_pfn + range->nr_pages);
-		fallthrough;
-	case MEM_CANCEL_OFFLINE:
-		mutex_lock(&ksmd_mutex);
-		clear_bit(KSM_RUN_OFFLINE_BIT, &ksm_run);
-		mutex_unlock(&ksmd_mutex);
-		/* Pairs with the test in wait_on_bit(). */
-		smp_mb__after_atomic();
-		wake_up_bit(&ksm_run, KSM_RUN_OFFLINE_BIT);
-		break;
-	}
+	if (action == MEM_OFFLINE || action == MEM_CANCEL_OFFLINE)
+		ksm_offline_end();
 	return NOTIFY_OK;
 }
 

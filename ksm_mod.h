@@ -236,40 +236,17 @@ static inline bool ksm_node_is_chain(const struct ksm_stable_node *node)
 }
 
 /**
- * struct ksm_mm_mark - what says that an mm's pages did not change
- * @anon_pages: its exact MM_ANONPAGES count: any page mapped anew raises it.
- * @flush_gen: its TLB flush generation: any present PTE removed or
- *	replaced advances it (see ksm_mm_flush_gen()).
- * @advice_seq: the slot's @advice_seq.
- * @shared_made_ksm: ksm_scan.shared_made_ksm.
- * @valid: the fields were recorded.
- */
-struct ksm_mm_mark {
-	unsigned long anon_pages;
-	u64 flush_gen;
-	unsigned int advice_seq;
-	unsigned long shared_made_ksm;
-	bool valid;
-};
-
-/**
  * struct ksm_mm_slot - an mm the engine tracks
  * @hash: link in the slot hash, keyed by @mm.
  * @link: link in the slot list, in scan order.
  * @mm: the tracked mm, grabbed for the slot's lifetime.
  * @items: the mm's rmap items, sorted by address (under ksmd_mutex).
- * @advice_seq: bumped when the mm's VMAs gain or lose VM_MERGEABLE
- *	(written under the mm's mmap_lock for write, read under it).
- * @known: what the mm looked like when @items last matched its pages
- *	exactly (under ksmd_mutex); see ksm_visit_begin().
  */
 struct ksm_mm_slot {
 	struct hlist_node hash;
 	struct list_head link;
 	struct mm_struct *mm;
 	struct ksm_rmap_item *items;
-	unsigned int advice_seq;
-	struct ksm_mm_mark known;
 };
 
 /**
@@ -278,26 +255,12 @@ struct ksm_mm_slot {
  * @next_addr: the next address to look at in @slot's mm.
  * @link: where in @slot's item list the next item goes.
  * @seqnr: full scans completed since the last unmerge (sysfs full_scans).
- * @visit: @slot's mark, taken when the cursor entered its mm.
- * @known_only: this visit looks up the pages of @slot's items only.
- * @exact: this visit has seen every page the mm had when it began.
- * @shared_made_ksm: pages mapped more than once (a fork shares them) that
- *	were made KSM pages in place: the other mappings' mms did not change,
- *	yet map a KSM page now.
- * @visits_walked: mm visits that walked the page tables, since load.
- * @visits_known: mm visits that looked up known pages only, since load.
  */
 struct ksm_scan_cursor {
 	struct ksm_mm_slot *slot;
 	unsigned long next_addr;
 	struct ksm_rmap_item **link;
 	unsigned long seqnr;
-	struct ksm_mm_mark visit;
-	bool known_only;
-	bool exact;
-	unsigned long shared_made_ksm;
-	unsigned long visits_walked;
-	unsigned long visits_known;
 };
 
 extern struct ksm_scan_cursor ksm_scan;
@@ -334,7 +297,6 @@ static inline int ksm_pfn_nid(unsigned long pfn)
 /* mm_slot.c: the registry of mms that asked for merging. */
 int ksm_mm_enter(struct mm_struct *mm);
 void ksm_mm_exit(struct mm_struct *mm);
-void ksm_mm_advice_changed(struct mm_struct *mm);
 bool ksm_mm_list_empty(void);
 int ksm_mm_adopt_all(void);
 struct ksm_mm_slot *ksm_mm_first(void);
@@ -403,14 +365,17 @@ static inline void ksm_folio_set_node(struct folio *folio,
 	folio->mapping = (void *)((unsigned long)node | PAGE_MAPPING_KSM);
 }
 
+/* content.c: the keyed content hash and the page compare. */
+void ksm_content_init(void);
+u32 ksm_page_checksum(struct page *page);
+bool ksm_pages_differ(struct page *page1, struct page *page2);
+extern u32 ksm_zero_checksum;
+
 /* merge.c: changing page tables. */
 int ksm_merge_one_page(struct vm_area_struct *vma, struct page *page,
 		       struct page *kpage);
 struct vm_area_struct *ksm_find_vma(struct mm_struct *mm, unsigned long addr);
-void ksm_hash_init(void);
-u32 ksm_page_checksum(struct page *page);
-bool ksm_pages_differ(struct page *page1, struct page *page2);
-extern u32 ksm_zero_checksum;
+struct vm_area_struct *ksm_item_vma_lock(const struct ksm_rmap_item *item);
 
 /* unmerge.c: breaking the sharing again. */
 int ksm_break_page(struct vm_area_struct *vma, unsigned long addr,

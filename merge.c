@@ -17,130 +17,12 @@
 #include <linux/mm_inline.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
-#include <linux/random.h>
 #include <linux/rmap.h>
 #include <linux/swap.h>
-#include <linux/xxhash.h>
 
 #include <asm/tlbflush.h>
 
 #include "ksm_mod.h"
-
-/* Content hash of a zero-filled page; set at load. */
-u32 ksm_zero_checksum __read_mostly;
-
-/*
- * The content hash only has to be equal for equal pages and rarely equal
- * otherwise: every match is confirmed by comparing the pages.  It is
- * computed for every unmerged page at every scan, so it is made cheap:
- * four independent lanes that each fold 16 bytes into their state with
- * one 64x64->128 bit multiply (high half XOR low half), the construction
- * of the "wyhash" family, mixed at the end by one more multiply.  Under
- * TCG it takes 1.8 us a page where xxhash() takes 4.2 us; natively the
- * two are close.  The lanes start from a random seed drawn at load, so
- * that content cannot be chosen to pile up in one index bucket.
- */
-#ifdef CONFIG_ARCH_SUPPORTS_INT128
-static u64 ksm_hash_seed __read_mostly;
-
-static const u64 ksm_hash_salt[] = {
-	0xa0761d6478bd642fULL, 0xe7037ed1a0b428dbULL, 0x8ebc6af09c88c6e3ULL,
-	0x589965cc75374cc3ULL, 0x1d8e4e27c47d124fULL,
-};
-
-static inline u64 ksm_mum(u64 a, u64 b)
-{
-	u128 r = (u128)a * b;
-
-	return (u64)r ^ (u64)(r >> 64);
-}
-
-static u32 ksm_hash_page(const u64 *w)
-{
-	const u64 *salt = ksm_hash_salt;
-	u64 a = ksm_hash_seed ^ salt[0], b = ksm_hash_seed ^ salt[1];
-	u64 c = ksm_hash_seed ^ salt[2], d = ksm_hash_seed ^ salt[3];
-	unsigned int i;
-
-	for (i = 0; i < PAGE_SIZE / sizeof(u64); i += 8) {
-		a = ksm_mum(w[i] ^ salt[1], w[i + 1] ^ a);
-		b = ksm_mum(w[i + 2] ^ salt[2], w[i + 3] ^ b);
-		c = ksm_mum(w[i + 4] ^ salt[3], w[i + 5] ^ c);
-		d = ksm_mum(w[i + 6] ^ salt[4], w[i + 7] ^ d);
-	}
-	return (u32)ksm_mum(a ^ c ^ salt[0], b ^ d ^ salt[4]);
-}
-
-void ksm_hash_init(void)
-{
-	ksm_hash_seed = get_random_u64();
-}
-#else
-static u32 ksm_hash_page(const u64 *w)
-{
-	return xxhash(w, PAGE_SIZE, 0);
-}
-
-void ksm_hash_init(void)
-{
-}
-#endif
-
-/**
- * ksm_page_checksum - hash of a page's content
- * @page: the page, referenced
- */
-u32 ksm_page_checksum(struct page *page)
-{
-	const u64 *addr = kmap_local_page(page);
-	u32 sum = ksm_hash_page(addr);
-
-	kunmap_local(addr);
-	return sum;
-}
-
-/*
- * Compare two pages' contents 64 bytes at a time, with one branch each:
- * a page ksmd compares is most often equal to the other (that is why it
- * is compared), and the kernel's memcmp() takes a branch every 8 bytes.
- * Under TCG, where every guest instruction counts, this is about three
- * times faster.
- */
-static bool ksm_words_differ(const u64 *a, const u64 *b)
-{
-	unsigned int i;
-
-	for (i = 0; i < PAGE_SIZE / sizeof(u64); i += 8)
-		if ((a[i] ^ b[i]) | (a[i + 1] ^ b[i + 1]) |
-		    (a[i + 2] ^ b[i + 2]) | (a[i + 3] ^ b[i + 3]) |
-		    (a[i + 4] ^ b[i + 4]) | (a[i + 5] ^ b[i + 5]) |
-		    (a[i + 6] ^ b[i + 6]) | (a[i + 7] ^ b[i + 7]))
-			return true;
-	return false;
-}
-
-/**
- * ksm_pages_differ - whether two pages' contents differ
- * @page1: a page, referenced
- * @page2: another, referenced
- *
- * Where pages carry more than their bytes (arm64 MTE tags), the
- * architecture's memcmp_pages() decides.
- */
-bool ksm_pages_differ(struct page *page1, struct page *page2)
-{
-	const u64 *a, *b;
-	bool differ;
-
-	if (IS_ENABLED(CONFIG_ARM64_MTE))
-		return memcmp_pages(page1, page2);
-	a = kmap_local_page(page1);
-	b = kmap_local_page(page2);
-	differ = ksm_words_differ(a, b);
-	kunmap_local(b);
-	kunmap_local(a);
-	return differ;
-}
 
 /**
  * ksm_find_vma - the mergeable VMA at @addr, if ksmd may work in it
@@ -159,10 +41,28 @@ struct vm_area_struct *ksm_find_vma(struct mm_struct *mm, unsigned long addr)
 	return vma;
 }
 
+/**
+ * ksm_item_vma_lock - lock @item's mm and find the mergeable VMA of its page
+ * @item: an rmap item
+ *
+ * Returns the VMA, with the mm's mmap_lock held for reading; or NULL,
+ * without it, if ksmd has nothing to do there any more.
+ */
+struct vm_area_struct *ksm_item_vma_lock(const struct ksm_rmap_item *item)
+{
+	struct vm_area_struct *vma;
+
+	mmap_read_lock(item->mm);
+	vma = ksm_find_vma(item->mm, ksm_item_addr(item));
+	if (!vma)
+		mmap_read_unlock(item->mm);
+	return vma;
+}
+
 /*
  * Find and lock the PTE through which @mapped's VMA maps its folio (of one
  * page), inside a notifier range @inval for secondary MMUs.  Returns false,
- * with neither held, if the folio is not mapped there by a PTE.
+ * with neither held, if the folio is not mapped there by a present PTE.
  */
 static bool ksm_lock_mapping(struct page_vma_mapped_walk *mapped,
 			     struct mmu_notifier_range *inval)
@@ -180,7 +80,12 @@ static bool ksm_lock_mapping(struct page_vma_mapped_walk *mapped,
 	mmu_notifier_invalidate_range_start(inval);
 	if (!page_vma_mapped_walk(mapped))
 		goto out_notify;
-	if (!WARN_ONCE(!mapped->pte, "KSM page mapped by a PMD"))
+	/*
+	 * The walk also stops at a device-exclusive swap entry for the
+	 * folio: only a present PTE may be write-protected or replaced.
+	 */
+	if (!WARN_ONCE(!mapped->pte, "KSM page mapped by a PMD") &&
+	    pte_present(ptep_get(mapped->pte)))
 		return true;
 	page_vma_mapped_walk_done(mapped);
 out_notify:
@@ -385,8 +290,6 @@ int ksm_merge_one_page(struct vm_area_struct *vma, struct page *page,
 		 * clean.
 		 */
 		ksm_folio_set_node(folio, NULL);
-		/* Mapped by others too (a fork): their mms see no change. */
-		ksm_scan.shared_made_ksm += folio_mapcount(folio) != 1;
 		folio_mark_accessed(folio);
 		if (!folio_test_dirty(folio))
 			folio_mark_dirty(folio);

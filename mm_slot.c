@@ -123,6 +123,13 @@ struct ksm_mm_slot *ksm_mm_next(struct ksm_mm_slot *slot)
 	return slot;
 }
 
+/* Take @slot out of the hash and the list; ksm_mm_lock held. */
+static void ksm_mm_detach(struct ksm_mm_slot *slot)
+{
+	hash_del(&slot->hash);
+	list_del(&slot->link);
+}
+
 static void ksm_mm_slot_free(struct ksm_mm_slot *slot)
 {
 	mmdrop(slot->mm);
@@ -143,8 +150,7 @@ void ksm_mm_unlist(struct ksm_mm_slot *slot)
 {
 	spin_lock(&ksm_mm_lock);
 	ksm_scan.slot = ksm_mm_after(slot);
-	hash_del(&slot->hash);
-	list_del(&slot->link);
+	ksm_mm_detach(slot);
 	spin_unlock(&ksm_mm_lock);
 	ksm_mm_forget_advice(slot->mm, false);
 }
@@ -201,53 +207,35 @@ int ksm_mm_enter(struct mm_struct *mm)
 }
 
 /**
- * ksm_mm_advice_changed - VMAs of @mm gained or lost VM_MERGEABLE
- * @mm: an mm, mmap_lock held for write
- *
- * Pages the mm already had may now be mergeable: its next visit must walk
- * its page tables.
- */
-void ksm_mm_advice_changed(struct mm_struct *mm)
-{
-	struct ksm_mm_slot *slot;
-
-	mmap_assert_write_locked(mm);
-	spin_lock(&ksm_mm_lock);
-	slot = ksm_mm_lookup(mm);
-	if (slot)
-		slot->advice_seq++;
-	spin_unlock(&ksm_mm_lock);
-}
-
-/**
  * ksm_mm_exit - @mm's last user is gone
  * @mm: the exiting mm
  */
 void ksm_mm_exit(struct mm_struct *mm)
 {
 	struct ksm_mm_slot *slot;
-	bool free_now = false;
+	bool ksmd_cleans;
 
 	spin_lock(&ksm_mm_lock);
 	slot = ksm_mm_lookup(mm);
-	if (slot && ksm_scan.slot != slot) {
-		if (!slot->items) {
-			hash_del(&slot->hash);
-			list_del(&slot->link);
-			free_now = true;
-		} else {
-			list_move(&slot->link, &ksm_scan.slot->link);
-		}
-	}
+	/*
+	 * Items, or the cursor on it: ksmd must clean the slot up, so put it
+	 * right after the cursor (where it already is, if under it).
+	 * Otherwise nobody else knows about the slot: free it now.
+	 */
+	ksmd_cleans = slot && (slot->items || ksm_scan.slot == slot);
+	if (ksmd_cleans && ksm_scan.slot != slot)
+		list_move(&slot->link, &ksm_scan.slot->link);
+	else if (slot && !ksmd_cleans)
+		ksm_mm_detach(slot);
 	spin_unlock(&ksm_mm_lock);
 
-	if (free_now) {
-		ksm_mm_forget_advice(mm, true);
-		ksm_mm_slot_free(slot);
-	} else if (slot) {
+	if (ksmd_cleans) {
 		/* Wait out any page-table work ksmd is doing in this mm. */
 		mmap_write_lock(mm);
 		mmap_write_unlock(mm);
+	} else if (slot) {
+		ksm_mm_forget_advice(mm, true);
+		ksm_mm_slot_free(slot);
 	}
 	trace_ksm_exit(mm);
 }

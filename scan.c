@@ -3,15 +3,19 @@
  * What ksmd does: walk the registered mms in turn, page by page, and for
  * each anonymous page in a VM_MERGEABLE VMA
  *
- *  - skip it if its content changed since the last scan (volatile);
+ *  - skip it if its content changed since the last scan, or if this is
+ *    the first time it is seen (volatile);
  *  - merge it with the zero page, if it is all zeroes and use_zero_pages;
  *  - merge it into a KSM page with the same content, if there is one;
  *  - merge it with an unchanged page with the same content found earlier
  *    in this scan, making a new KSM page of the two;
  *  - otherwise file it in the unstable index for later pages to find.
  *
- * A full scan ends when the last mm is done; the unstable index is then
- * emptied, while KSM pages stay in the stable index until they are freed.
+ * That is the order of upstream 6.12's cmp_and_merge_page().  A KSM page
+ * met again (through a fork, or after migration) goes straight to the
+ * stable index.  A full scan ends when the last mm is done; the unstable
+ * index is then emptied, while KSM pages stay in the stable index until
+ * they are freed.
  * Also here: unmerging everything (run = 2).
  *
  * Everything here runs under ksmd_mutex.
@@ -32,15 +36,14 @@
 /* Give up a mapping that was made a KSM page but could not be filed. */
 static void ksm_break_item(struct ksm_rmap_item *item)
 {
-	struct mm_struct *mm = item->mm;
 	struct vm_area_struct *vma;
 
 	put_anon_vma(item->anon_vma);
-	mmap_read_lock(mm);
-	vma = ksm_find_vma(mm, ksm_item_addr(item));
-	if (vma)
-		ksm_break_page(vma, ksm_item_addr(item), false);
-	mmap_read_unlock(mm);
+	vma = ksm_item_vma_lock(item);
+	if (!vma)
+		return;
+	ksm_break_page(vma, ksm_item_addr(item), false);
+	mmap_read_unlock(item->mm);
 }
 
 /*
@@ -50,86 +53,76 @@ static void ksm_break_item(struct ksm_rmap_item *item)
 static int ksm_merge_item(struct ksm_rmap_item *item, struct page *page,
 			  struct page *kpage)
 {
-	struct mm_struct *mm = item->mm;
-	struct vm_area_struct *vma;
-	int err = -EFAULT;
+	struct vm_area_struct *vma = ksm_item_vma_lock(item);
+	int err = vma ? ksm_merge_one_page(vma, page, kpage) : -EFAULT;
 
-	mmap_read_lock(mm);
-	vma = ksm_find_vma(mm, ksm_item_addr(item));
-	if (vma) {
-		err = ksm_merge_one_page(vma, page, kpage);
-		if (!err) {
-			/* anon_vma shares storage with the unstable link. */
-			ksm_item_unlink(item);
-			item->anon_vma = vma->anon_vma;
-			get_anon_vma(vma->anon_vma);
-		}
+	if (!err) {
+		/* anon_vma shares storage with the unstable link. */
+		ksm_item_unlink(item);
+		item->anon_vma = vma->anon_vma;
+		get_anon_vma(item->anon_vma);
 	}
-	mmap_read_unlock(mm);
+	if (vma)
+		mmap_read_unlock(item->mm);
 	trace_ksm_merge_with_ksm_page(kpage, page_to_pfn(kpage ?: page), item,
-				      mm, err);
+				      item->mm, err);
 	return err;
 }
 
 /*
  * Map the zero page for a zero-filled @page, if use_zero_pages.  Returns
  * 0 if merged, or if the page's VMA is gone so there is nothing to do.
+ * @item's checksum is @page's current one.
  */
 static int ksm_merge_zero(struct ksm_rmap_item *item, struct page *page)
 {
-	struct mm_struct *mm = item->mm;
-	unsigned long addr = ksm_item_addr(item);
+	struct page *zero = ZERO_PAGE(ksm_item_addr(item));
 	struct vm_area_struct *vma;
-	int err = 0;
+	int err;
 
 	if (!READ_ONCE(ksm_tun.use_zero_pages) ||
 	    item->checksum != ksm_zero_checksum)
 		return -EFAULT;
-
-	mmap_read_lock(mm);
-	vma = ksm_find_vma(mm, addr);
-	if (vma) {
-		err = ksm_merge_one_page(vma, page, ZERO_PAGE(addr));
-		trace_ksm_merge_one_page(page_to_pfn(ZERO_PAGE(addr)), item,
-					 mm, err);
-	}
-	mmap_read_unlock(mm);
+	vma = ksm_item_vma_lock(item);
+	if (!vma)
+		return 0;
+	err = ksm_merge_one_page(vma, page, zero);
+	trace_ksm_merge_one_page(page_to_pfn(zero), item, item->mm, err);
+	mmap_read_unlock(item->mm);
 	return err;
 }
 
-/* Two identical pages: make the first a KSM page, map it for both. */
-static struct page *ksm_merge_pair(struct ksm_rmap_item *item,
-				   struct page *page,
-				   struct ksm_rmap_item *tree_item,
-				   struct page *tree_page)
+/*
+ * Two identical pages, @page scanned now and @tree_page found in the
+ * unstable index: make @page a KSM page, map it in place of @tree_page
+ * too, and file it with both items.  Returns false if they stay apart.
+ */
+static bool ksm_merge_pair(struct ksm_rmap_item *item, struct page *page,
+			   struct ksm_rmap_item *tree_item,
+			   struct page *tree_page)
 {
+	struct ksm_rmap_item *both[] = { tree_item, item };
+	struct folio *kfolio = page_folio(page);
+	struct ksm_stable_node *node;
+	int i;
+
 	if (ksm_merge_item(item, page, NULL))
-		return NULL;
+		return false;
 	if (ksm_merge_item(tree_item, tree_page, page)) {
 		/* A KSM page with one mapping is no use: undo it. */
 		ksm_break_item(item);
-		return NULL;
+		return false;
 	}
-	return page;
-}
 
-/* File both items of a new KSM page; undo the merge if that fails. */
-static void ksm_file_pair(struct page *kpage, struct ksm_rmap_item *item,
-			  struct ksm_rmap_item *tree_item)
-{
-	struct ksm_stable_node *node;
-
-	lock_page(kpage);
-	node = ksm_stable_insert(page_folio(kpage));
-	if (node) {
-		ksm_stable_add_item(tree_item, node, false);
-		ksm_stable_add_item(item, node, false);
-	}
-	unlock_page(kpage);
-	if (!node) {
-		ksm_break_item(tree_item);
-		ksm_break_item(item);
-	}
+	folio_lock(kfolio);
+	node = ksm_stable_insert(kfolio);
+	for (i = 0; node && i < ARRAY_SIZE(both); i++)
+		ksm_stable_add_item(both[i], node, false);
+	folio_unlock(kfolio);
+	/* No memory for a node: the two mappings go back to own pages. */
+	for (i = 0; !node && i < ARRAY_SIZE(both); i++)
+		ksm_break_item(both[i]);
+	return !!node;
 }
 
 static bool ksm_item_on(const struct ksm_rmap_item *item,
@@ -145,8 +138,7 @@ static void ksm_process_page(struct page *page, struct ksm_rmap_item *item)
 	struct ksm_rmap_item *tree_item;
 	struct page *kpage, *tree_page = NULL;
 	bool over_limit_ok = false;
-	bool changed = false;
-	bool same_thp;
+	bool merged, same_thp;
 	u32 checksum;
 
 	if (node) {
@@ -160,15 +152,20 @@ static void ksm_process_page(struct page *page, struct ksm_rmap_item *item)
 	} else {
 		ksm_item_unlink(item);
 		checksum = ksm_page_checksum(page);
-		changed = item->checksum != checksum;
-		item->checksum = checksum;
+		/*
+		 * Changed since the last visit, or never seen: wait for the
+		 * content to settle before looking for it anywhere.  A page
+		 * written often would only be merged to be copied again at
+		 * its next write.
+		 */
+		if (item->checksum != checksum) {
+			item->checksum = checksum;
+			return;
+		}
+		if (!ksm_merge_zero(item, page))
+			return;
 	}
 
-	/*
-	 * As upstream, a page joins a KSM page of its content even if it
-	 * changed since the last scan, or was never seen before: only the
-	 * unstable index (and the zero page) wait for content to settle.
-	 */
 	kpage = ksm_stable_find(page, checksum);
 	if (kpage == page && ksm_item_on(item, node)) {
 		put_page(kpage);
@@ -192,9 +189,6 @@ static void ksm_process_page(struct page *page, struct ksm_rmap_item *item)
 	/* A KSM page with no room left stays as it is. */
 	if (node)
 		return;
-	/* Volatile: changed since the last scan, wait for it to settle. */
-	if (changed || !ksm_merge_zero(item, page))
-		return;
 
 	tree_item = ksm_unstable_find_or_add(item, page,
 					     ksm_pfn_nid(page_to_pfn(page)),
@@ -202,7 +196,7 @@ static void ksm_process_page(struct page *page, struct ksm_rmap_item *item)
 	if (!tree_item)
 		return;
 
-	kpage = ksm_merge_pair(item, page, tree_item, tree_page);
+	merged = ksm_merge_pair(item, page, tree_item, tree_page);
 	/*
 	 * Both halves of one THP: the split in ksm_merge_one_page() failed
 	 * on our own extra reference.  Retry it once that is dropped.
@@ -210,9 +204,7 @@ static void ksm_process_page(struct page *page, struct ksm_rmap_item *item)
 	same_thp = PageTransCompound(page) &&
 		   compound_head(page) == compound_head(tree_page);
 	put_page(tree_page);
-	if (kpage) {
-		ksm_file_pair(kpage, item, tree_item);
-	} else if (same_thp && trylock_page(page)) {
+	if (!merged && same_thp && trylock_page(page)) {
 		split_huge_page(page);
 		unlock_page(page);
 	}
@@ -247,14 +239,6 @@ static bool ksm_smart_skip(struct ksm_rmap_item *item)
 	return true;
 }
 
-/* Would ksm_smart_skip() pass @item over?  (Without changing it.) */
-static bool ksm_smart_skip_due(const struct ksm_rmap_item *item)
-{
-	return READ_ONCE(ksm_tun.smart_scan) &&
-	       FIELD_GET(KSM_ITEM_AGE, item->address) >= 3 &&
-	       FIELD_GET(KSM_ITEM_SKIPS, item->address);
-}
-
 static bool ksm_should_skip(struct page *page, struct ksm_rmap_item *item)
 {
 	/* KSM pages are always looked at: their mappings must be counted. */
@@ -267,13 +251,10 @@ static bool ksm_should_skip(struct page *page, struct ksm_rmap_item *item)
  * Pages collected ahead, under one mmap_lock and one page-table walk, so
  * that the walk is not restarted from the top for every page.  Each holds
  * a reference; they are handed out in address order and whatever a batch
- * of ksm_scan_batch() did not use is put back before it returns.  An
- * entry without a page is an item that smart scan passes over this time,
- * met by a visit that looks up known pages only (its page was not looked
- * up).  Under ksmd_mutex, like the cursor.
+ * of ksm_scan_batch() did not use is put back before it returns.  Under
+ * ksmd_mutex, like the cursor.
  */
 #define KSM_COLLECT_MAX	32
-#define KSM_AHEAD_SLOTS	(4 * KSM_COLLECT_MAX)
 
 struct ksm_collected {
 	struct page *page;
@@ -282,15 +263,9 @@ struct ksm_collected {
 
 static struct {
 	unsigned int nr, pos;		/* entries, and the next to go out */
-	unsigned int pages, max;	/* entries with a page, and their cap */
-	struct ksm_collected ent[KSM_AHEAD_SLOTS];
+	unsigned int max;		/* this batch's cap on @nr */
+	struct ksm_collected ent[KSM_COLLECT_MAX];
 } ksm_ahead;
-
-static bool ksm_ahead_full(void)
-{
-	return ksm_ahead.pages == ksm_ahead.max ||
-	       ksm_ahead.nr == KSM_AHEAD_SLOTS;
-}
 
 /*
  * Take @page (referenced by the caller's walk) into the batch.  A page of
@@ -303,14 +278,14 @@ static bool ksm_collect_page(struct page *page, unsigned long addr)
 	ksm_ahead.ent[ksm_ahead.nr].page = page;
 	ksm_ahead.ent[ksm_ahead.nr].addr = addr;
 	ksm_ahead.nr++;
-	ksm_ahead.pages++;
-	return ksm_ahead_full() || folio_test_large(page_folio(page));
+	return ksm_ahead.nr == ksm_ahead.max ||
+	       folio_test_large(page_folio(page));
 }
 
 /* A large folio's page waits for the next batch unless this one is empty. */
 static bool ksm_collect_defer(struct folio *folio)
 {
-	return ksm_ahead.pages && folio_test_large(folio);
+	return ksm_ahead.nr && folio_test_large(folio);
 }
 
 /* Collect the anonymous pages mapped in this PMD's range. */
@@ -331,12 +306,8 @@ static int ksm_collect_pmd(pmd_t *pmdp, unsigned long addr,
 	cond_resched();
 
 	pmd = pmdp_get_lockless(pmdp);
-	if (!pmd_present(pmd)) {
-		/* A THP being migrated comes back without a new mark. */
-		if (!pmd_none(pmd))
-			ksm_scan.exact = false;
+	if (!pmd_present(pmd))
 		goto out;
-	}
 
 	if (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) && pmd_leaf(pmd)) {
 		ptl = pmd_lock(walk->mm, pmdp);
@@ -373,16 +344,8 @@ static int ksm_collect_pmd(pmd_t *pmdp, unsigned long addr,
 	     ptep++, addr += PAGE_SIZE) {
 		pte_t pte = ptep_get(ptep);
 
-		if (!pte_present(pte)) {
-			/*
-			 * A migration entry becomes a present PTE again with
-			 * no flush and no new page counted: the mark of this
-			 * visit would hide the page from the next ones.
-			 */
-			if (!pte_none(pte))
-				ksm_scan.exact = false;
+		if (!pte_present(pte))
 			continue;
-		}
 		page = vm_normal_page(vma, addr, pte);
 		if (!page)
 			continue;
@@ -412,164 +375,6 @@ static const struct mm_walk_ops ksm_collect_ops = {
 };
 
 /*
- * A generation that advances whenever a present PTE of @mm is removed or
- * replaced: every such change must flush the TLB, and x86 counts the
- * flushes of an mm (zap, unmap, mremap, migration, reclaim, COW and our
- * own merges; mprotect and NUMA hinting too, which only costs a walk).
- * Elsewhere no such count is at hand, and no visit looks up known pages
- * only.
- */
-static bool ksm_mm_flush_gen(struct mm_struct *mm, u64 *gen)
-{
-#ifdef CONFIG_X86
-	*gen = atomic64_read(&mm->context.tlb_gen);
-	return true;
-#else
-	return false;
-#endif
-}
-
-/*
- * The cursor enters @slot's mm (mmap_lock held): decide whether this visit
- * can look up the pages of the known items only, instead of walking every
- * page table of every mergeable VMA.  It can if the last exact visit left
- * a mark and nothing moved since:
- *
- *  - no page was mapped anew: MM_ANONPAGES counts every anonymous page
- *    mapped (fault, swap-in, COW), and was raised under the PTE lock
- *    before the PTE was set, so an unchanged count read before the walk
- *    means no page appeared that an earlier walk could have missed;
- *  - no present PTE went away or changed (which could hide an unmap
- *    behind a new page in the count): the flush generation is unchanged;
- *  - no VMA gained or lost VM_MERGEABLE (advice_seq);
- *  - no page that a fork shares was made a KSM page in place through
- *    another mm (shared_made_ksm): this mm's mapping of it is now a KSM
- *    page's, which smart scan must not pass over.
- *
- * An unmap lowers the count before its flush: a visit that begins between
- * the two, after a new page balanced the count, misses that page, and the
- * next visit, under the new generation, walks the tables and finds it.
- * Should an item's page be gone, the visit walks the rest of the mm, and
- * the next one walks all of it.
- */
-static void ksm_visit_begin(struct ksm_mm_slot *slot)
-{
-	struct ksm_mm_mark *now = &ksm_scan.visit, *then = &slot->known;
-	struct mm_struct *mm = slot->mm;
-
-	now->anon_pages = percpu_counter_sum_positive(&mm->rss_stat[MM_ANONPAGES]);
-	now->valid = ksm_mm_flush_gen(mm, &now->flush_gen);
-	now->advice_seq = READ_ONCE(slot->advice_seq);
-	now->shared_made_ksm = ksm_scan.shared_made_ksm;
-
-	ksm_scan.exact = true;
-	ksm_scan.known_only = now->valid && then->valid && slot->items &&
-			      now->anon_pages == then->anon_pages &&
-			      now->flush_gen == then->flush_gen &&
-			      now->advice_seq == then->advice_seq &&
-			      now->shared_made_ksm == then->shared_made_ksm;
-	if (ksm_scan.known_only)
-		ksm_scan.visits_known++;
-	else
-		ksm_scan.visits_walked++;
-}
-
-/* The visit of @slot's mm is complete (mmap_lock held): leave a mark. */
-static void ksm_visit_end(struct ksm_mm_slot *slot)
-{
-	slot->known = ksm_scan.visit;
-	slot->known.valid = ksm_scan.visit.valid && ksm_scan.exact &&
-			    READ_ONCE(slot->advice_seq) ==
-			    ksm_scan.visit.advice_seq;
-}
-
-/*
- * Collect the pages of the items from *ksm_scan.link on: for each run of
- * items in one PMD's range, one pass over its PTEs from the first item to
- * the last (or the last the batch has room for).  Returns false if an
- * item's page is not there: the visit then walks on (from
- * ksm_scan.next_addr), and is no longer exact.
- */
-static bool ksm_collect_known(struct mm_struct *mm)
-{
-	struct mm_walk walk = {
-		.ops = &ksm_collect_ops,
-		.mm = mm,
-		.private = &ksm_scan.next_addr,
-	};
-	struct ksm_rmap_item *item, *next;
-	struct vm_area_struct *vma = NULL;
-	unsigned long addr, end, stop;
-	int done, expect, room;
-	unsigned int nr;
-	pmd_t *pmdp;
-
-	for (item = *ksm_scan.link; item; item = next) {
-		if (ksm_ahead_full())
-			return true;
-		addr = ksm_item_addr(item);
-		next = item->next;
-		/*
-		 * An item that smart scan passes over this time does not need
-		 * its page, which is the one it had at the last exact visit
-		 * and no KSM page (the item would be a KSM page's, or the
-		 * mark would have changed): smart scan passes such a page over
-		 * whatever its content.  It goes in the batch without one.
-		 */
-		if (!ksm_item_stable(item) && ksm_smart_skip_due(item)) {
-			ksm_ahead.ent[ksm_ahead.nr].page = NULL;
-			ksm_ahead.ent[ksm_ahead.nr].addr = addr;
-			ksm_ahead.nr++;
-			ksm_scan.next_addr = addr + PAGE_SIZE;
-			continue;
-		}
-		if (!vma || addr >= vma->vm_end)
-			vma = ksm_find_vma(mm, addr);
-		pmdp = vma ? mm_find_pmd(mm, addr) : NULL;
-		if (!pmdp) {
-			ksm_scan.next_addr = addr;
-			goto gone;
-		}
-		/*
-		 * This PMD's items up to the next one smart scan passes over,
-		 * as many as the batch has room for.
-		 */
-		end = pmd_addr_end(addr, vma->vm_end);
-		room = min(ksm_ahead.max - ksm_ahead.pages,
-			   KSM_AHEAD_SLOTS - ksm_ahead.nr);
-		expect = 0;
-		for (next = item; next && expect < room &&
-		     ksm_item_addr(next) < end; next = next->next) {
-			if (next != item && !ksm_item_stable(next) &&
-			    ksm_smart_skip_due(next))
-				break;
-			stop = ksm_item_addr(next) + PAGE_SIZE;
-			expect++;
-		}
-
-		nr = ksm_ahead.nr;
-		walk.vma = vma;
-		done = ksm_collect_pmd(pmdp, addr, stop, &walk);
-		for (; nr < ksm_ahead.nr; nr++, expect--) {
-			flush_anon_page(vma, ksm_ahead.ent[nr].page,
-					ksm_ahead.ent[nr].addr);
-			flush_dcache_page(ksm_ahead.ent[nr].page);
-		}
-		/* Batch complete: the next one starts after its last page. */
-		if (done)
-			return true;
-		if (expect > 0)
-			goto gone;
-	}
-	return true;
-
-gone:
-	ksm_scan.known_only = false;
-	ksm_scan.exact = false;
-	return false;
-}
-
-/*
  * Fill the batch with up to @max pages of the mm under the cursor, from
  * ksm_scan.next_addr on; mmap_lock is held.  Returns the number collected:
  * 0 when the mm has nothing left to scan this time round.
@@ -584,15 +389,7 @@ static unsigned int ksm_collect(struct mm_struct *mm, unsigned int max)
 
 	ksm_ahead.nr = 0;
 	ksm_ahead.pos = 0;
-	ksm_ahead.pages = 0;
 	ksm_ahead.max = clamp(max, 1U, KSM_COLLECT_MAX);
-
-	if (!ksm_scan.next_addr)
-		ksm_visit_begin(ksm_scan.slot);
-	if (ksm_scan.known_only && ksm_collect_known(mm))
-		return ksm_ahead.nr;
-	if (ksm_ahead.nr)
-		return ksm_ahead.nr;
 
 	vma_iter_set(&vmi, ksm_scan.next_addr);
 	for_each_vma(vmi, vma) {
@@ -631,11 +428,9 @@ static void ksm_collect_release(unsigned int pos)
 	if (pos < ksm_ahead.nr)
 		ksm_scan.next_addr = ksm_ahead.ent[pos].addr;
 	for (; pos < ksm_ahead.nr; pos++)
-		if (ksm_ahead.ent[pos].page)
-			put_page(ksm_ahead.ent[pos].page);
+		put_page(ksm_ahead.ent[pos].page);
 	ksm_ahead.nr = 0;
 	ksm_ahead.pos = 0;
-	ksm_ahead.pages = 0;
 }
 
 /* Start a full scan; returns false if there is nothing to scan. */
@@ -676,7 +471,6 @@ static void ksm_scan_leave_mm(struct ksm_mm_slot *slot)
 		mmap_read_unlock(mm);
 		ksm_mm_release(slot);
 	} else {
-		ksm_visit_end(slot);
 		/*
 		 * Unlock first: once the cursor has moved on, an exiting mm
 		 * with no items may be freed at once.
@@ -719,10 +513,6 @@ static struct ksm_rmap_item *ksm_scan_next(struct page **pagep,
 				return NULL;
 			}
 			ksm_scan.link = &item->next;
-			if (!ent->page) {
-				ksm_smart_skip(item);
-				continue;
-			}
 			if (ksm_should_skip(ent->page, item)) {
 				put_page(ent->page);
 				cond_resched();
@@ -796,6 +586,24 @@ static int ksm_unmerge_mm(struct mm_struct *mm)
 	return 0;
 }
 
+/*
+ * An unmerge stopped at @slot (under the cursor), by a signal or for lack
+ * of memory: the next full scan starts over from the first mm.  It will
+ * empty the unstable index, but the scan that filed the items of the mms
+ * not reached yet never finished, so they would still look current then.
+ * Take them out of the index now.
+ */
+static void ksm_unmerge_abort(struct ksm_mm_slot *slot)
+{
+	struct ksm_rmap_item *item;
+
+	for (; !ksm_mm_is_head(slot); slot = ksm_mm_next(slot))
+		for (item = slot->items; item; item = item->next)
+			if (!ksm_item_stable(item))
+				ksm_item_unlink(item);
+	ksm_mm_rewind();
+}
+
 /**
  * ksm_unmerge_all - run = 2: break every KSM page, drop every rmap item
  *
@@ -817,7 +625,7 @@ int ksm_unmerge_all(void)
 			err = ksm_unmerge_mm(mm);
 			if (err) {
 				mmap_read_unlock(mm);
-				ksm_mm_rewind();
+				ksm_unmerge_abort(slot);
 				return err;
 			}
 		}

@@ -252,6 +252,57 @@ static void ksm_node_remove(struct ksm_stable_node *node)
 	ksm_node_free(node);
 }
 
+/* Does @folio's mapping still point at @node (the "keyhole")? */
+static bool ksm_keyhole_fits(struct folio *folio, struct ksm_stable_node *node)
+{
+	return READ_ONCE(folio->mapping) ==
+	       (void *)((unsigned long)node | PAGE_MAPPING_KSM);
+}
+
+/*
+ * A reference on @folio unless it was freed.  A zero refcount means freed,
+ * except while the swap cache or migration has frozen it: such a page
+ * still in the swap cache may still be ours, so wait for the freeze to end.
+ */
+static bool ksm_folio_hold(struct folio *folio)
+{
+	while (!folio_try_get(folio)) {
+		if (!folio_test_swapcache(folio))
+			return false;
+		cpu_relax();
+	}
+	return true;
+}
+
+/*
+ * @folio, referenced and locked as @mode asks, if it is @node's KSM page;
+ * NULL if not (any more); ERR_PTR(-EBUSY) if it could not be trylocked.
+ */
+static struct folio *ksm_keyhole_folio(struct ksm_stable_node *node,
+				       struct folio *folio,
+				       enum ksm_get_folio_mode mode)
+{
+	if (!ksm_keyhole_fits(folio, node) || !ksm_folio_hold(folio))
+		return NULL;
+	if (!ksm_keyhole_fits(folio, node))
+		goto put;
+	if (mode == KSM_GET_NOLOCK)
+		return folio;
+	if (mode == KSM_GET_LOCK) {
+		folio_lock(folio);
+	} else if (!folio_trylock(folio)) {
+		folio_put(folio);
+		return ERR_PTR(-EBUSY);
+	}
+	/* Freed and reused while we waited for the lock? */
+	if (ksm_keyhole_fits(folio, node))
+		return folio;
+	folio_unlock(folio);
+put:
+	folio_put(folio);
+	return NULL;
+}
+
 /**
  * ksm_node_get_folio - the KSM page of @node, if it is still one
  * @node: a plain node or dup
@@ -264,50 +315,20 @@ static void ksm_node_remove(struct ksm_stable_node *node)
 struct folio *ksm_node_get_folio(struct ksm_stable_node *node,
 				 enum ksm_get_folio_mode mode)
 {
-	void *key = (void *)((unsigned long)node | PAGE_MAPPING_KSM);
 	struct folio *folio;
 	unsigned long kpfn;
 
-retry:
-	kpfn = READ_ONCE(node->kpfn);
-	folio = pfn_folio(kpfn);
-	if (READ_ONCE(folio->mapping) != key)
-		goto stale;
-
-	/*
-	 * A zero refcount means freed, except while the swap cache or
-	 * migration has frozen it: such a page still in the swap cache may
-	 * still be ours, so wait for the freeze to end.
-	 */
-	while (!folio_try_get(folio)) {
-		if (!folio_test_swapcache(folio))
-			goto stale;
-		cpu_relax();
-	}
-	if (READ_ONCE(folio->mapping) != key)
-		goto stale_put;
-
-	if (mode == KSM_GET_TRYLOCK) {
-		if (!folio_trylock(folio)) {
-			folio_put(folio);
-			return ERR_PTR(-EBUSY);
-		}
-	} else if (mode == KSM_GET_LOCK) {
-		folio_lock(folio);
-	}
-	if (mode != KSM_GET_NOLOCK && READ_ONCE(folio->mapping) != key) {
-		folio_unlock(folio);
-		goto stale_put;
-	}
-	return folio;
-
-stale_put:
-	folio_put(folio);
-stale:
-	/* Pairs with the barrier in ksm_migrate_folio(): a moved page? */
-	smp_rmb();
-	if (READ_ONCE(node->kpfn) != kpfn)
-		goto retry;
+	do {
+		kpfn = READ_ONCE(node->kpfn);
+		folio = ksm_keyhole_folio(node, pfn_folio(kpfn), mode);
+		if (folio)
+			return folio;
+		/*
+		 * Pairs with the barrier in ksm_migrate_folio(): the page may
+		 * have moved rather than gone.
+		 */
+		smp_rmb();
+	} while (READ_ONCE(node->kpfn) != kpfn);
 	ksm_node_remove(node);
 	return NULL;
 }
@@ -659,20 +680,20 @@ void ksm_stable_remove_item(struct ksm_rmap_item *item)
  */
 static int ksm_node_drop_unmapped(struct ksm_stable_node *node)
 {
-	struct folio *folio;
-	int err = -EBUSY;
+	struct folio *folio = ksm_node_get_folio(node, KSM_GET_LOCK);
+	bool busy;
 
-	folio = ksm_node_get_folio(node, KSM_GET_LOCK);
 	if (!folio)
-		return 0;
-	if (!folio_mapped(folio)) {
+		return 0;	/* freed: the node went with it */
+	busy = folio_mapped(folio);
+	if (!busy) {
+		/* The page forgets the node before the node goes. */
 		ksm_folio_set_node(folio, NULL);
 		ksm_node_remove(node);
-		err = 0;
 	}
 	folio_unlock(folio);
 	folio_put(folio);
-	return err;
+	return busy ? -EBUSY : 0;
 }
 
 /*

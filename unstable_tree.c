@@ -5,10 +5,22 @@
  * an rbtree sorted by content, which costs a page lookup in another mm and
  * a page compare at every level, and whose order decays as pages change.
  *
- * Here they are hashed by their content checksum (already computed to
- * tell volatile pages) and NUMA node into chained buckets: a lookup
+ * Here they are hashed by their keyed content checksum (content.c,
+ * already computed to tell volatile pages) into chained buckets: a lookup
  * fetches and compares only pages whose checksum matches, and a page that
  * changes after insertion cannot disturb anything but its own entry.
+ *
+ * The cost of a lookup is bounded whatever the content: pages of
+ * different content share a checksum with probability 2^-31 (content.c),
+ * so the candidates a lookup meets are, but for that, pages that were
+ * equal to this one when they were filed.  Such a candidate that is gone,
+ * or differs now, was changed after it was filed (or is that rare
+ * collision): it is taken out of the index there and then, as it can no
+ * longer be matched by its checksum.  Each filed page is thus compared in
+ * vain at most once per full scan, and a full scan of N pages makes at
+ * most about 2N page compares here, however its pages are written.
+ * Candidates on another NUMA node (merge_across_nodes 0) stay: at most
+ * one per node can be equal to a page without having been merged.
  *
  * Like upstream's tree, the index is emptied at the start of every full
  * scan: items inserted earlier keep KSM_ITEM_UNSTABLE with an older scan
@@ -78,6 +90,14 @@ int ksm_unstable_reset(void)
 	return 0;
 }
 
+/* Clear @item's unstable state; it is already out of its bucket. */
+static void ksm_unstable_unflag(struct ksm_rmap_item *item)
+{
+	item->hash_next = NULL;
+	item->address &= ~KSM_ITEM_INDEXED;
+	ksm_count.pages_unshared--;
+}
+
 /**
  * ksm_unstable_remove - take @item out of the unstable index
  * @item: an item flagged KSM_ITEM_UNSTABLE
@@ -93,9 +113,7 @@ void ksm_unstable_remove(struct ksm_rmap_item *item)
 		if (!WARN_ON_ONCE(!*link))
 			*link = item->hash_next;
 	}
-	item->hash_next = NULL;
-	item->address &= ~KSM_ITEM_INDEXED;
-	ksm_count.pages_unshared--;
+	ksm_unstable_unflag(item);
 }
 
 /*
@@ -104,27 +122,23 @@ void ksm_unstable_remove(struct ksm_rmap_item *item)
  */
 static struct page *ksm_unstable_page(struct ksm_rmap_item *item)
 {
-	struct mm_struct *mm = item->mm;
-	unsigned long addr = ksm_item_addr(item);
-	struct vm_area_struct *vma;
-	struct page *page = NULL;
+	struct vm_area_struct *vma = ksm_item_vma_lock(item);
 	struct folio_walk fw;
 	struct folio *folio;
+	struct page *page;
 
-	mmap_read_lock(mm);
-	vma = ksm_find_vma(mm, addr);
-	if (vma) {
-		folio = folio_walk_start(&fw, vma, addr, 0);
-		if (folio) {
-			if (!folio_is_zone_device(folio) &&
-			    folio_test_anon(folio)) {
-				folio_get(folio);
-				page = fw.page;
-			}
-			folio_walk_end(&fw, vma);
-		}
-	}
-	mmap_read_unlock(mm);
+	if (!vma)
+		return NULL;
+	folio = folio_walk_start(&fw, vma, ksm_item_addr(item), 0);
+	page = folio ? fw.page : NULL;
+	/* Only an ordinary anonymous page can be merged. */
+	if (folio && (!folio_test_anon(folio) || folio_is_zone_device(folio)))
+		page = NULL;
+	if (page)
+		folio_get(folio);
+	if (folio)
+		folio_walk_end(&fw, vma);
+	mmap_read_unlock(item->mm);
 	return page;
 }
 
@@ -135,32 +149,45 @@ static struct page *ksm_unstable_page(struct ksm_rmap_item *item)
  * @nid: the index @page belongs to
  * @match: set to the matching page, with a reference, on success
  *
- * Returns the item of an identical page in the index, or NULL after
- * filing @item there.
+ * Returns the item of an identical page in the index, or NULL: @item is
+ * then filed there, unless @page itself is already (through a fork).
  */
 struct ksm_rmap_item *ksm_unstable_find_or_add(struct ksm_rmap_item *item,
 					       struct page *page, int nid,
 					       struct page **match)
 {
 	struct ksm_rmap_item **bucket = ksm_unstable_bucket(item->checksum);
-	struct ksm_rmap_item *cand;
+	struct ksm_rmap_item **link = bucket, *cand;
+	struct page *other;
 
-	for (cand = *bucket; cand; cand = cand->hash_next) {
-		struct page *other;
-
-		if (cand->checksum != item->checksum)
-			continue;
-		other = ksm_unstable_page(cand);
-		if (!other)
-			continue;
-		/* The same page twice: a fork that has not broken COW yet. */
-		if (other == page || ksm_pfn_nid(page_to_pfn(other)) != nid ||
-		    ksm_pages_differ(page, other)) {
-			put_page(other);
+	while ((cand = *link)) {
+		if (cand->checksum != item->checksum) {
+			link = &cand->hash_next;
 			continue;
 		}
-		*match = other;
-		return cand;
+		other = ksm_unstable_page(cand);
+		/*
+		 * The same page twice: a fork that has not broken COW yet.
+		 * Filing it again would only make the chain longer.
+		 */
+		if (other == page) {
+			put_page(other);
+			return NULL;
+		}
+		if (other && ksm_pfn_nid(page_to_pfn(other)) != nid) {
+			put_page(other);
+			link = &cand->hash_next;
+			continue;
+		}
+		if (other && !ksm_pages_differ(page, other)) {
+			*match = other;
+			return cand;
+		}
+		/* Gone, or changed since it was filed: it cannot match now. */
+		if (other)
+			put_page(other);
+		*link = cand->hash_next;
+		ksm_unstable_unflag(cand);
 	}
 
 	item->address |= KSM_ITEM_UNSTABLE | (ksm_scan.seqnr & KSM_ITEM_SEQNR);
