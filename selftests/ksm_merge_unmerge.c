@@ -7,8 +7,10 @@
  * once, the VMA loses its "mg" flag and the counters drop after ksmd's next
  * pass; "echo 2 > run" unmerges every process synchronously, empties the
  * counters, keeps the areas registered (run=1 merges them again), and does
- * so safely while a process keeps writing to its merged pages.  Content is
- * checked after every step, merging is judged from /proc/<pid>/pagemap.
+ * so safely while a process keeps writing to its merged pages; a run=2
+ * that a signal interrupts leaves an engine that scans on cleanly.
+ * Content is checked after every step, merging is judged from
+ * /proc/<pid>/pagemap.
  */
 #include <errno.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -371,6 +374,173 @@ TEST_F_TIMEOUT(merge, run_2_while_writing, 300)
 		       status);
 	munmap(area, NR_BUSY * psize());
 	munmap(ctl, sizeof(*ctl));
+}
+
+/*
+ * A signal stops "echo 2 > run" part-way (the write fails with EINTR and
+ * run is 0).  Pages of the mms it did not reach may be in the unstable
+ * index, filed during the full scan that the unmerge cut short; when run
+ * is set to 1 again the scan starts over and must neither trip over them
+ * (a kernel warning, seen in /proc/sys/kernel/tainted) nor lose data.
+ *
+ * One area, in address order: M, pairs of pages alike (merged; unmerging
+ * them takes long enough for a 20 ms timer to interrupt it), U, unique pages
+ * (filed in the unstable index every scan), F, more unique pages.  The
+ * unmerge is started while ksmd is in F: pages_scanned, counted from the
+ * start of the scan, tells (smart scan is off, so every page counts).
+ */
+#define INT_MERGED	4096
+#define INT_UNIQUE	1024
+#define INT_FILLER	8192
+#define INT_PAGES	(INT_MERGED + INT_UNIQUE + INT_FILLER)
+#define INT_ROUNDS	6
+#define TAINT_WARN_BIT	(1UL << 9)
+
+static void on_alarm(int sig)
+{
+}
+
+static int tainted(unsigned long *val)
+{
+	char buf[32];
+	int err = file_read_str("/proc/sys/kernel/tainted", buf, sizeof(buf));
+
+	if (!err)
+		*val = strtoul(buf, NULL, 10);
+	return err;
+}
+
+/*
+ * What page @i of the area holds: in M, page i and page i + INT_MERGED / 2
+ * are alike; every other page is unique.
+ */
+static uint64_t int_seed(uint64_t seed, size_t i)
+{
+	return seed + 1 + (i < INT_MERGED ? i % (INT_MERGED / 2) : i);
+}
+
+static bool int_merged(char *area)
+{
+	return count_shared_pairs(area, INT_MERGED / 2) == INT_MERGED / 2;
+}
+
+static size_t int_bad_pages(char *area, uint64_t seed)
+{
+	size_t i, bad = 0;
+
+	for (i = 0; i < INT_PAGES; i++)
+		bad += !page_has_seed(area + i * psize(), int_seed(seed, i));
+	return bad;
+}
+
+/*
+ * Wait until ksmd is in F: past M, U and a batch of F (of pages_to_scan
+ * 1000) in a full scan it began after this was called.
+ */
+static int int_wait_in_filler(void)
+{
+	unsigned long past = INT_MERGED + INT_UNIQUE + 1500;
+	struct ksm_scan_snap start, now;
+	uint64_t deadline = now_ms() + SCAN_TIMEOUT_MS;
+	int err;
+
+	err = ksm_read_scan_snap(&start);
+	do {
+		if (!err)
+			err = ksm_read_scan_snap(&now);
+		if (err || now_ms() > deadline)
+			return err ?: -ETIMEDOUT;
+	} while (now.full_scans == start.full_scans);
+	start = now;
+	while (!err && now.full_scans == start.full_scans) {
+		if (now.pages_scanned - start.pages_scanned >= past)
+			return 0;
+		if (now_ms() > deadline)
+			return -ETIMEDOUT;
+		usleep(1000);
+		err = ksm_read_scan_snap(&now);
+	}
+	return err ?: -EAGAIN;	/* the scan ended first: try again */
+}
+
+/* "echo 2 > run" with a 20 ms timer armed: 0, or -EINTR if it was cut. */
+static int run_2_with_timer(void)
+{
+	struct itimerval t = { .it_value = { .tv_usec = 20000 } };
+	struct itimerval off = { };
+	int err;
+
+	setitimer(ITIMER_REAL, &t, NULL);
+	err = ksm_write_str("run", "2");
+	setitimer(ITIMER_REAL, &off, NULL);
+	return err;
+}
+
+TEST_F_TIMEOUT(merge, run_2_interrupted, 900)
+{
+	uint64_t seed = ksm_test_seed("unmerge/interrupted");
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	unsigned long taint0, taint, scans;
+	int round, tries, interrupted = 0, err;
+	struct ksm_scan_snap snap;
+	size_t i;
+	char *area;
+
+	/*
+	 * Upstream 6.12 resets its unstable tree on the restart but keeps
+	 * the scan number, and then rb_erase()s items of the interrupted
+	 * scan from the fresh tree: this is a fix beyond upstream.
+	 */
+	if (access("/sys/module/ksm_mod", F_OK))
+		SKIP(return, "built-in engine: upstream 6.12 has no such fix");
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, tainted(&taint0));
+	area = map_private_anon(INT_PAGES);
+	ASSERT_NE(NULL, area);
+	for (i = 0; i < INT_PAGES; i++)
+		fill_page_seeded(area + i * psize(), int_seed(seed, i));
+	ASSERT_EQ(0, madvise(area, INT_PAGES * psize(), MADV_MERGEABLE));
+	ASSERT_EQ(0, ksm_write_str("pages_to_scan", "1000"));
+	ASSERT_EQ(0, ksm_write_str("smart_scan", "0"));
+
+	for (round = 0; round < INT_ROUNDS; round++) {
+		ASSERT_EQ(0, ksm_write_str("run", "1"));
+		/* M merged again, U and F filed: then a while into a scan. */
+		ASSERT_TRUE(KSM_WAIT_FOR(int_merged(area), MERGE_TIMEOUT_MS));
+		ASSERT_EQ(0, ksm_wait_full_scans(2, SCAN_TIMEOUT_MS));
+		for (tries = 0; tries < 10; tries++) {
+			err = int_wait_in_filler();
+			if (err != -EAGAIN)
+				break;
+		}
+		ASSERT_EQ(0, err) TH_LOG("waiting for ksmd in F: %s",
+					 strerror(-err));
+		err = run_2_with_timer();
+		ASSERT_TRUE(!err || err == -EINTR)
+			TH_LOG("run=2: %s", strerror(-err));
+		interrupted += err == -EINTR;
+		ASSERT_EQ(0, ksm_read_scan_snap(&snap));
+		scans = snap.full_scans;
+		ASSERT_EQ(0, ksm_write_str("run", "1"));
+		/* A whole scan after the restart: every item met again. */
+		ASSERT_EQ(0, ksm_wait_full_scans(2, SCAN_TIMEOUT_MS))
+			TH_LOG("no full scan after the interrupted run=2 (%lu)",
+			       scans);
+		ASSERT_EQ(0, tainted(&taint));
+		ASSERT_EQ(taint0 & TAINT_WARN_BIT, taint & TAINT_WARN_BIT)
+			TH_LOG("round %d: a kernel warning (see the console)",
+			       round);
+		ASSERT_EQ(0U, int_bad_pages(area, seed));
+	}
+	TH_LOG("%d of %d run=2 writes were interrupted", interrupted,
+	       INT_ROUNDS);
+	EXPECT_LT(0, interrupted);
+	/* And everything still merges. */
+	EXPECT_TRUE(KSM_WAIT_FOR(int_merged(area), MERGE_TIMEOUT_MS));
+	EXPECT_EQ(1, pfns_distinct(0, area + INT_MERGED * psize(),
+				   INT_UNIQUE + INT_FILLER, 0));
+	EXPECT_EQ(0U, int_bad_pages(area, seed));
+	munmap(area, INT_PAGES * psize());
 }
 
 TEST_HARNESS_MAIN
