@@ -400,7 +400,7 @@ static void on_alarm(int sig)
 {
 }
 
-static int tainted(unsigned long *val)
+static int read_taint(unsigned long *val)
 {
 	char buf[32];
 	int err = file_read_str("/proc/sys/kernel/tainted", buf, sizeof(buf));
@@ -494,7 +494,7 @@ TEST_F_TIMEOUT(merge, run_2_interrupted, 900)
 	if (access("/sys/module/ksm_mod", F_OK))
 		SKIP(return, "built-in engine: upstream 6.12 has no such fix");
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
-	ASSERT_EQ(0, tainted(&taint0));
+	ASSERT_EQ(0, read_taint(&taint0));
 	area = map_private_anon(INT_PAGES);
 	ASSERT_NE(NULL, area);
 	for (i = 0; i < INT_PAGES; i++)
@@ -526,7 +526,7 @@ TEST_F_TIMEOUT(merge, run_2_interrupted, 900)
 		ASSERT_EQ(0, ksm_wait_full_scans(2, SCAN_TIMEOUT_MS))
 			TH_LOG("no full scan after the interrupted run=2 (%lu)",
 			       scans);
-		ASSERT_EQ(0, tainted(&taint));
+		ASSERT_EQ(0, read_taint(&taint));
 		ASSERT_EQ(taint0 & TAINT_WARN_BIT, taint & TAINT_WARN_BIT)
 			TH_LOG("round %d: a kernel warning (see the console)",
 			       round);

@@ -7,23 +7,22 @@
  * there, a page that then appears is still found and merged, however it
  * appears: a fault of a new page, a new page that balances the unmap of
  * another (same RSS), MADV_MERGEABLE over pages already there, pages
- * moved by mremap.  The mm is a child's that does nothing but what it is
- * told (a test's own mm changes with every call it makes), so ksmd sees
- * it idle for IDLE_SCANS full scans; then the child makes one change and
- * the test waits for the merge, judged by PFN from the child's pagemap
- * and by the counters, content checked.
- *
- * With ksm_mod loaded, /sys/kernel/debug/ksm_mod/mm_visits tells whether
- * the idle scans took its shortcut (visits that look up known pages
- * only); the tests then check that they did, so that the changes really
- * exercise the shortcut's way back to a full walk.
+ * moved by mremap, new pages that balance lazy-free pages dropped by
+ * reclaim without a TLB flush (their PTEs were PROT_NONE).  The mm
+ * is a child's that does nothing but what it is told (a test's own mm
+ * changes with every call it makes), so ksmd sees it idle for IDLE_SCANS
+ * full scans; then, while ksmd sleeps between two full scans, the child
+ * makes one change, and the test waits for the merge, judged by PFN from
+ * the child's pagemap and by the counters, content checked.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -35,7 +34,10 @@
 #define IDLE_SCANS		4
 #define NR_PAGES		64
 #define NR_FILLED		32
-#define VISITS_FILE	"/sys/kernel/debug/ksm_mod/mm_visits"
+#define NR_LAZY			32	/* as many as the fresh pages */
+/* ksmd's sleep while the child makes its change. */
+#define QUIET_SLEEP_MS		"3000"
+#define CGROUP_ROOT		"/sys/fs/cgroup"
 
 static long psize(void)
 {
@@ -47,22 +49,16 @@ static char *page_at(char *area, size_t i)
 	return area + i * psize();
 }
 
-/* Visits that looked up known pages only, or -1 without the module. */
-static long known_visits(void)
-{
-	char buf[128], *p;
-
-	if (file_read_str(VISITS_FILE, buf, sizeof(buf)))
-		return -1;
-	p = strstr(buf, "known ");
-	return p ? strtol(p + 6, NULL, 10) : -1;
-}
-
 /* Where the child's memory is; in a shared page, for the test to read. */
 struct idle_maps {
 	char *area;	/* advised; NR_FILLED unique pages filled */
 	char *other;	/* one page, not advised */
 	char *other4;	/* four pages, not advised; the third filled */
+	char *lazy;	/* NR_LAZY pages, not advised, PROT_NONE, lazy-free */
+	int lazy_left;	/* of them still mapped after the drop */
+	int drop_tries;
+	/* The memory cgroup the lazy-free pages are charged to, or "". */
+	char memcg[128];
 	uint64_t seed;
 };
 
@@ -106,6 +102,138 @@ static char child_mremap(struct idle_maps *m)
 	return 'k';
 }
 
+/* Lazy-free pages still mapped (present or swapped), or -1. */
+static int lazy_mapped(struct idle_maps *m)
+{
+	uint64_t ents[NR_LAZY];
+	int i, n = 0;
+
+	if (pagemap_entries(0, m->lazy, NR_LAZY, ents))
+		return -1;
+	for (i = 0; i < NR_LAZY; i++)
+		n += !!(ents[i] & (PM_PRESENT | PM_SWAP));
+	return n;
+}
+
+/* The cgroup of the calling process, as a directory; 0 or -errno. */
+static int own_cgroup(char *dir, size_t size)
+{
+	char buf[512], *p;
+	int err;
+
+	err = file_read_str("/proc/self/cgroup", buf, sizeof(buf));
+	if (err)
+		return err;
+	/* The cgroup2 line is "0::/path". */
+	p = strstr(buf, "\n0::");
+	if (!strncmp(buf, "0::", 3))
+		p = buf + 3;
+	else if (p)
+		p += 4;
+	else
+		return -ENOENT;
+	p[strcspn(p, "\n")] = '\0';
+	if (snprintf(dir, size, "%s%s", CGROUP_ROOT, p) >= (int)size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Move the calling process into cgroup @dir; 0 or -errno. */
+static int join_cgroup(const char *dir)
+{
+	char path[320];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	return file_write_str(path, "0");
+}
+
+/*
+ * Populate NR_LAZY pages outside the advised area (charged to m->memcg if
+ * there is one: the child joins it for the faults only), make them
+ * PROT_NONE and lazy-free (MADV_FREE: clean, old PTEs).  MADV_FREE leaves
+ * the last pages in its CPU's LRU batch, where reclaim cannot see them;
+ * MADV_COLD drains that batch, and finds nothing to do with old PTEs.
+ * The child stays on its CPU from now on, so that it is the right one.
+ */
+static char child_lazy_setup(struct idle_maps *m)
+{
+	size_t len = NR_LAZY * psize(), i;
+	int cpu = sched_getcpu();
+	char home[256];
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 'e';
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		return 'e';
+	m->lazy = map_private_anon(NR_LAZY);
+	if (!m->lazy)
+		return 'e';
+	if (m->memcg[0] &&
+	    (own_cgroup(home, sizeof(home)) || join_cgroup(m->memcg)))
+		return 'e';
+	for (i = 0; i < NR_LAZY; i++)
+		fill_page_seeded(page_at(m->lazy, i), m->seed + 200 + i);
+	if (m->memcg[0] && join_cgroup(home))
+		return 'e';
+	if (mprotect(m->lazy, len, PROT_NONE) ||
+	    madvise(m->lazy, len, MADV_FREE) ||
+	    madvise(m->lazy, len, MADV_COLD))
+		return 'e';
+	/* What 'p' runs, once, so that it then faults nothing else. */
+	return lazy_mapped(m) == NR_LAZY ? 'k' : 'e';
+}
+
+/*
+ * Reclaim the lazy-free pages: they are clean, so they are dropped, not
+ * swapped.  From their memory cgroup, with memory.reclaim, their PTEs are
+ * cleared with no TLB flush: try_to_unmap_one() flushes only a PTE that
+ * is accessible, and a PROT_NONE one is not, unless a TLB flush of the mm
+ * is pending.  MADV_PAGEOUT, the fallback, reclaims within its own
+ * mmu_gather of the mm, which is such a pending flush: it flushes.
+ */
+static int drop_lazy(struct idle_maps *m)
+{
+	char path[192], req[64];
+	int err;
+
+	if (!m->memcg[0])
+		return madvise(m->lazy, NR_LAZY * psize(), MADV_PAGEOUT) ?
+		       -errno : 0;
+	snprintf(path, sizeof(path), "%s/memory.reclaim", m->memcg);
+	snprintf(req, sizeof(req), "%ld swappiness=0", NR_LAZY * psize());
+	err = file_write_str(path, req);
+	/* A memory.reclaim that takes no swappiness= rejects it. */
+	if (err == -EINVAL) {
+		snprintf(req, sizeof(req), "%ld", NR_LAZY * psize());
+		err = file_write_str(path, req);
+	}
+	/* -EAGAIN: less than asked for was reclaimed; pagemap tells. */
+	return err == -EAGAIN ? 0 : err;
+}
+
+/*
+ * Drop the lazy-free pages, then fault as many new pages into the advised
+ * area, each like one of the idle pages.
+ */
+static char child_drop_and_fault(struct idle_maps *m)
+{
+	size_t i;
+
+	for (m->drop_tries = 1; ; m->drop_tries++) {
+		if (drop_lazy(m))
+			return 'e';
+		m->lazy_left = lazy_mapped(m);
+		if (m->lazy_left <= 0 || m->drop_tries == 5)
+			break;
+	}
+	for (i = 0; i < NR_LAZY; i++)
+		fill_page_seeded(fresh_page(m, i), m->seed + i);
+	return 'k';
+}
+
 /* Runs in the child: one change per command, nothing else. */
 static char child_cmd(char cmd, void *arg)
 {
@@ -133,6 +261,10 @@ static char child_cmd(char cmd, void *arg)
 		       'e' : 'k';
 	case 'm':
 		return child_mremap(m);
+	case 'l':	/* not a change: set up for 'p' */
+		return child_lazy_setup(m);
+	case 'p':
+		return child_drop_and_fault(m);
 	}
 	return 'e';
 }
@@ -143,6 +275,8 @@ FIXTURE(idle)
 	struct ksm_counters base;
 	struct ksm_child child;
 	struct idle_maps *maps;	/* shared with the child */
+	char memcg[128];	/* the memory cgroup we made, to remove */
+	bool memory_enabled;	/* we enabled the root's memory controller */
 };
 
 FIXTURE_SETUP(idle)
@@ -169,28 +303,81 @@ FIXTURE_SETUP(idle)
 FIXTURE_TEARDOWN(idle)
 {
 	ksm_child_stop(&self->child, CALL_TIMEOUT_MS);
+	if (self->memcg[0])
+		rmdir(self->memcg);
+	if (self->memory_enabled)
+		file_write_str(CGROUP_ROOT "/cgroup.subtree_control", "-memory");
 	EXPECT_EQ(0, ksm_merge_teardown(&self->saved));
 }
 
 /*
+ * A memory cgroup of our own under the cgroup2 root, for maps->memcg; the
+ * root's memory controller is enabled for it if it was not.  0 or -errno.
+ */
+static int make_lazy_memcg(FIXTURE_DATA(idle) *self)
+{
+	static const char ctl[] = CGROUP_ROOT "/cgroup.subtree_control";
+	char buf[256];
+	int err;
+
+	err = file_read_str(CGROUP_ROOT "/cgroup.controllers", buf,
+			    sizeof(buf));
+	if (err)
+		return err;
+	if (!strstr(buf, "memory"))
+		return -EOPNOTSUPP;
+	err = file_read_str(ctl, buf, sizeof(buf));
+	if (err)
+		return err;
+	if (!strstr(buf, "memory")) {
+		err = file_write_str(ctl, "+memory");
+		if (err)
+			return err;
+		self->memory_enabled = true;
+	}
+	snprintf(self->memcg, sizeof(self->memcg), "%s/ksm_scan_idle.%d",
+		 CGROUP_ROOT, getpid());
+	if (mkdir(self->memcg, 0755)) {
+		err = -errno;
+		self->memcg[0] = '\0';
+		return err;
+	}
+	snprintf(buf, sizeof(buf), "%s/memory.reclaim", self->memcg);
+	if (access(buf, W_OK))
+		return -errno;
+	snprintf(self->maps->memcg, sizeof(self->maps->memcg), "%s",
+		 self->memcg);
+	return 0;
+}
+
+/*
  * Let ksmd see the child's mm idle: IDLE_SCANS full scans in which
- * nothing merges; then have the child make change @cmd.  With the
- * module, some of the idle visits took the shortcut.
+ * nothing merges; then have the child make change @cmd while ksmd sleeps
+ * between two full scans, so that no visit sees it half made.
  */
 static void idle_then(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(idle) *self, char cmd)
 {
-	long known = known_visits();
+	unsigned long before, after;
 	struct ksm_counters c;
+	char sleep_ms[32];
 
 	ASSERT_EQ(0, ksm_wait_full_scans(IDLE_SCANS, SCAN_TIMEOUT_MS));
 	ASSERT_EQ(0, ksm_read_counters(&c));
 	ASSERT_EQ(self->base.pages_shared, c.pages_shared);
 	ASSERT_EQ(self->base.pages_sharing, c.pages_sharing);
-	if (known >= 0)
-		EXPECT_LT(known, known_visits())
-			TH_LOG("no visit looked up known pages only");
+
+	/* Right after a full scan with the long sleep, ksmd sleeps long. */
+	ASSERT_EQ(0, ksm_read_str("sleep_millisecs", sleep_ms,
+				  sizeof(sleep_ms)));
+	ASSERT_EQ(0, ksm_write_str("sleep_millisecs", QUIET_SLEEP_MS));
+	ASSERT_EQ(0, ksm_wait_full_scans(1, SCAN_TIMEOUT_MS));
+	ASSERT_EQ(0, ksm_read_ulong("full_scans", &before));
 	ASSERT_EQ('k', ksm_child_call(&self->child, cmd, CALL_TIMEOUT_MS));
+	ASSERT_EQ(0, ksm_read_ulong("full_scans", &after));
+	ASSERT_EQ(0, ksm_write_str("sleep_millisecs", sleep_ms));
+	if (after != before)
+		TH_LOG("note: a full scan ended while the child made its change");
 }
 
 /* The child's pages @a and @b end up one page frame, holding @seed. */
@@ -217,7 +404,7 @@ static void expect_merged(struct __test_metadata *_metadata,
 }
 
 /* A page faulted in after the idle scans. */
-TEST_F(idle, new_page_found)
+TEST_F_TIMEOUT(idle, new_page_found, 180)
 {
 	struct idle_maps *m = self->maps;
 
@@ -230,7 +417,7 @@ TEST_F(idle, new_page_found)
  * A page unmapped outside the advised area and a page faulted inside it:
  * the process's anonymous RSS is what it was.
  */
-TEST_F(idle, new_page_behind_unmap)
+TEST_F_TIMEOUT(idle, new_page_behind_unmap, 180)
 {
 	struct idle_maps *m = self->maps;
 
@@ -240,7 +427,7 @@ TEST_F(idle, new_page_behind_unmap)
 }
 
 /* One of the idle pages unmapped, and a new page in the same area. */
-TEST_F(idle, new_page_behind_own_unmap)
+TEST_F_TIMEOUT(idle, new_page_behind_own_unmap, 180)
 {
 	struct idle_maps *m = self->maps;
 
@@ -250,7 +437,7 @@ TEST_F(idle, new_page_behind_own_unmap)
 }
 
 /* MADV_MERGEABLE over pages that were there all along. */
-TEST_F(idle, advice_over_present_pages)
+TEST_F_TIMEOUT(idle, advice_over_present_pages, 180)
 {
 	struct idle_maps *m = self->maps;
 
@@ -263,13 +450,85 @@ TEST_F(idle, advice_over_present_pages)
  * The idle pages moved elsewhere by mremap, and a new page like one of
  * them: both must be found at their new addresses.
  */
-TEST_F(idle, pages_moved_by_mremap)
+TEST_F_TIMEOUT(idle, pages_moved_by_mremap, 180)
 {
 	struct idle_maps *m = self->maps;
 
 	idle_then(_metadata, self, 'm');
 	expect_merged(_metadata, self, page_at(m->area, 11),
 		      fresh_page(m, 11), m->seed + 11);
+}
+
+/* Are the pages i and fresh i of the child one frame each, for all i < @n? */
+static bool fresh_pairs_merged(pid_t pid, struct idle_maps *m, size_t n)
+{
+	int64_t pfns[NR_PAGES];
+	size_t i;
+
+	if (pagemap_pfns(pid, m->area, NR_PAGES, pfns))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!pfns[i] || pfns[i] != pfns[NR_FILLED + i])
+			return false;
+	return true;
+}
+
+/*
+ * Lazy-free pages outside the advised area dropped by reclaim, and as many
+ * new pages faulted inside it: the anonymous RSS is what it was, and as
+ * the dropped pages' PTEs were PROT_NONE, reclaim flushed no TLB for them
+ * (see drop_lazy()), so the mm's TLB flush generation did not move either.
+ */
+TEST_F_TIMEOUT(idle, new_pages_behind_lazy_free_drop, 180)
+{
+	struct idle_maps *m = self->maps;
+	pid_t pid = self->child.pid;
+	const char *how = "memory.reclaim";
+	size_t i, mapped = 0, unmerged = 0, bad = 0;
+	uint64_t ents[NR_LAZY];
+	int64_t pa, pb;
+	int err;
+	bool ok;
+
+	ASSERT_EQ(NR_LAZY, NR_PAGES - NR_FILLED);
+	err = make_lazy_memcg(self);
+	if (err) {
+		TH_LOG("no memory cgroup of our own (%s)", strerror(-err));
+		TH_LOG("MADV_PAGEOUT drops the lazy-free pages, with a flush");
+		how = "MADV_PAGEOUT";
+	}
+	ASSERT_EQ('k', ksm_child_call(&self->child, 'l', CALL_TIMEOUT_MS));
+	idle_then(_metadata, self, 'p');
+
+	/* Without the pages really gone, this proves nothing. */
+	ASSERT_EQ(0, pagemap_entries(pid, m->lazy, NR_LAZY, ents));
+	for (i = 0; i < NR_LAZY; i++)
+		mapped += !!(ents[i] & (PM_PRESENT | PM_SWAP));
+	if (m->drop_tries > 1)
+		TH_LOG("%s: %d calls, %d of %d lazy-free pages left", how,
+		       m->drop_tries, m->lazy_left, NR_LAZY);
+	ASSERT_EQ(0U, mapped)
+		TH_LOG("%s left %zu of %d lazy-free pages mapped", how,
+		       mapped, NR_LAZY);
+
+	ok = KSM_WAIT_FOR(fresh_pairs_merged(pid, m, NR_LAZY),
+			  MERGE_TIMEOUT_MS);
+	for (i = 0; i < NR_LAZY; i++) {
+		pa = pagemap_pfn_pid(pid, page_at(m->area, i));
+		pb = pagemap_pfn_pid(pid, fresh_page(m, i));
+		unmerged += pa <= 0 || pa != pb;
+		bad += !remote_page_has_seed(pid, page_at(m->area, i),
+					     m->seed + i);
+		bad += !remote_page_has_seed(pid, fresh_page(m, i),
+					     m->seed + i);
+	}
+	EXPECT_TRUE(ok);
+	EXPECT_EQ(0U, unmerged)
+		TH_LOG("%zu of %d new pages were not merged", unmerged,
+		       NR_LAZY);
+	EXPECT_EQ(0U, bad) TH_LOG("%zu pages lost their content", bad);
+	EXPECT_TRUE(ksm_wait_counters(&self->base, NR_LAZY, NR_LAZY,
+				      MERGE_TIMEOUT_MS));
 }
 
 TEST_HARNESS_MAIN

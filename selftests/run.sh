@@ -288,6 +288,7 @@ run_test ksm_merge_mremap_mprotect "$BIN/ksm_merge_mremap_mprotect"
 run_test ksm_scan_knobs "$BIN/ksm_scan_knobs"
 run_test ksm_scan_idle "$BIN/ksm_scan_idle"
 run_test ksm_scan_advisor "$BIN/ksm_scan_advisor"
+run_test ksm_scan_hostile "$BIN/ksm_scan_hostile"
 run_test ksm_tracepoints "$BIN/ksm_tracepoints"
 # Merged pages meeting the rest of mm; the memory failure test leaves a
 # poisoned page behind, so it goes last.
