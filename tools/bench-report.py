@@ -53,13 +53,9 @@ METRICS = [
     ("sparse", "first_scan_s", "first full scan", "s"),
     ("sparse", "scan_s", "full scan time", "s"),
     ("sparse", "scan_cpu_s", "ksmd CPU per full scan", "s"),
-    ("sparse", "known_visit_share",
-     "  (module: share of mm visits that did not walk)", "fraction"),
     ("unique", "first_scan_s", "first full scan", "s"),
     ("unique", "scan_s", "full scan time", "s"),
     ("unique", "pages_per_cpu_s", "pages scanned per ksmd CPU s", "pages/s"),
-    ("unique", "known_visit_share",
-     "  (module: share of mm visits that did not walk)", "fraction"),
     ("cow", "converge_s", "time to converge", "s"),
     ("cow", "cow_s", "COW break, all pages", "s"),
     ("cow", "cow_us_per_page", "COW break per page", "us"),
@@ -74,6 +70,32 @@ METRICS = [
     ("membw", "loop_stopped_s", "loop, ksmd stopped", "s"),
     ("membw", "loop_scanning_s", "loop, ksmd scanning", "s"),
     ("membw", "slowdown", "slowdown while scanning", "x"),
+    # N = 16 MiB, 4N = 64 MiB (COLLIDE_MIB in bench/scaling.c).
+    ("collide", "sizes_completed", "sizes scanned within the timeout, of 2",
+     "count"),
+    ("collide", "first_scan_cpu_s_n", "ksmd CPU of the first full scan, N",
+     "s"),
+    ("collide", "scan_cpu_s_n", "ksmd CPU per full scan, N = 16 MiB", "s"),
+    ("collide", "scan_cpu_at_least_s_n",
+     "  (N timed out: ksmd CPU per full scan at least)", "s"),
+    ("collide", "first_scan_cpu_s_4n", "ksmd CPU of the first full scan, 4N",
+     "s"),
+    ("collide", "scan_cpu_s_4n", "ksmd CPU per full scan, 4N = 64 MiB", "s"),
+    ("collide", "scan_cpu_at_least_s_4n",
+     "  (4N timed out: ksmd CPU per full scan at least)", "s"),
+    ("collide", "cpu_ratio",
+     "ksmd CPU per full scan, 4N/N (linear 4, quadratic 16)", "x"),
+    ("collide", "cpu_ratio_at_least", "  (4N timed out: 4N/N at least)", "x"),
+    ("collide-ref", "scan_cpu_s_n", "ksmd CPU per full scan, N = 16 MiB", "s"),
+    ("collide-ref", "scan_cpu_s_4n", "ksmd CPU per full scan, 4N = 64 MiB",
+     "s"),
+    ("collide-ref", "cpu_ratio", "ksmd CPU per full scan, 4N/N", "x"),
+    ("mps10000", "converge_s", "time to converge", "s"),
+    ("mps10000", "ksmd_cpu_converge_s", "ksmd CPU to converge", "s"),
+    ("mps10000", "pages_sharing", "pages_sharing", "pages"),
+    ("mps10000", "pages_shared", "pages_shared", "pages"),
+    ("mps10000", "merged_scan_cpu_s", "ksmd CPU per full scan, merged", "s"),
+    ("mps10000", "unmerge_madvise_s", "MADV_UNMERGEABLE, all mappings", "s"),
 ]
 for mode, what in (("P", "merge"), ("H", "merge (THP)"), ("D", "unmerge"),
                    ("C", "COW")):
@@ -177,7 +199,8 @@ def judge(summary):
 def fmt(v, unit):
     if v is None:
         return "-"
-    if unit in ("pages", "bytes") or (unit == "pages/s" and abs(v) >= 100):
+    if unit in ("pages", "bytes", "count") or \
+            (unit == "pages/s" and abs(v) >= 100):
         return "{:,.0f}".format(v)
     if unit == "B":
         return "%.1f" % v

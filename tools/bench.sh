@@ -8,7 +8,7 @@
 # guest programs: bench/ksm_bench and upstream's ksm_tests), then boots one
 # VM per engine and repeat, identical but for the kernel (tools/vm.sh, same
 # QEMU options, memory, kernel command line, knobs and content seed), and
-# runs every workload of bench/ksm_bench.c in it.  The module is insmod'ed
+# runs every workload of bench/ksm_bench in it.  The module is insmod'ed
 # by ksm_bench in its VMs; the stock kernel loads nothing.  The engine that
 # goes first alternates from one repeat to the next.  tools/bench-report.py
 # then writes the medians, the ratios module/stock and the targets.
