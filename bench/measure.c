@@ -191,8 +191,11 @@ bool wait_scans(long target, double min_t, double deadline,
 }
 
 /*
- * wait_scans() that keeps st->end (the last sample) and st->mark (the
- * first sample after the last full scan that ended).
+ * Sample until a full scan ends with full_scans at @target or more and
+ * @min_t passed (true), or until @deadline (false).  st->end is the last
+ * sample, st->mark the first one after the last full scan that ended:
+ * ending at a scan's end, not wherever @min_t falls, keeps a scan in
+ * progress out of the time of the ones counted.
  */
 static bool scan_until(struct scan_timing *st, long target, double min_t,
 		       double deadline)
@@ -202,10 +205,12 @@ static bool scan_until(struct scan_timing *st, long target, double min_t,
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (;;) {
 		sample(&st->end);
-		if (st->end.c[C_FULL_SCANS] > st->mark.c[C_FULL_SCANS])
+		if (st->end.c[C_FULL_SCANS] > st->mark.c[C_FULL_SCANS]) {
 			st->mark = st->end;
-		if (st->end.c[C_FULL_SCANS] >= target && st->end.t >= min_t)
-			return true;
+			if (st->mark.c[C_FULL_SCANS] >= target &&
+			    st->mark.t >= min_t)
+				return true;
+		}
 		if (st->end.t > deadline)
 			return false;
 		tick(&next);
@@ -217,8 +222,9 @@ static bool scan_until(struct scan_timing *st, long target, double min_t,
  * and the first full scan meets every page for the first time; without,
  * ksmd is running and the first "scan" is the rest of the one under way.
  * Then at least @n more full scans and at least 2 s of them, so that fast
- * scans are not lost in the sampling.  Gives up @timeout seconds after
- * the start, with st->completed false.  ksmd is left running.
+ * scans are not lost in the sampling, up to the end of a scan.  Gives up
+ * @timeout seconds after the start, with st->completed false.  ksmd is
+ * left running.
  */
 void time_scans(struct scan_timing *st, bool start, int n, double timeout)
 {
