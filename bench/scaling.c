@@ -21,7 +21,7 @@
 #include "ksm_bench.h"
 
 #define COLLIDE_MIB	16	/* N, in MiB; the larger size is 4 N */
-#define COLLIDE_SCANS	2	/* full scans timed after the first */
+#define COLLIDE_SCANS	4	/* full scans timed after the first */
 #define COLLIDE_TIMEOUT	120	/* seconds, for each size */
 
 #define MPS_PROCS	4
