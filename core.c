@@ -3,10 +3,14 @@
  * ksm_mod core: module load and unload, the engine-wide state (tunables,
  * counters, run), and the state changes that need ksmd to be quiet.
  *
- * Load order: caches, ksmd, sysfs, then registration with the dispatcher,
- * then adoption of processes advised while no engine was loaded.  Unload
- * runs it backwards; after ksm_unregister_ops() returns no hook can be
- * running in this module.
+ * Load order: caches, ksmd (idle: run is 0), the memory hotplug notifier,
+ * registration with the dispatcher, adoption of the mms it parked while no
+ * engine was loaded, and sysfs last: nothing can set run, so nothing is
+ * merged, before every step that can fail has succeeded, and a failed load
+ * unwinds with no stable node (no folio pointing into this module).
+ * Unload runs it backwards; after ksm_unregister_ops() returns no hook can
+ * be running in this module, and ksm_mm_destroy() parks the mms it tracked
+ * again for the next engine.
  */
 
 #include <linux/init.h>
@@ -162,12 +166,9 @@ static int __init ksm_mod_init(void)
 	err = ksmd_start();
 	if (err)
 		goto out_mm;
-	err = ksm_sysfs_init();
-	if (err)
-		goto out_ksmd;
 	err = ksm_hotplug_init();
 	if (err)
-		goto out_sysfs;
+		goto out_ksmd;
 	err = ksm_register_ops(&ksm_mod_ops);
 	if (err) {
 		pr_err("cannot register with the KSM dispatcher: %d%s\n", err,
@@ -177,6 +178,9 @@ static int __init ksm_mod_init(void)
 	err = ksm_mm_adopt_all();
 	if (err)
 		goto out_unregister;
+	err = ksm_sysfs_init();
+	if (err)
+		goto out_unregister;
 	ksm_debugfs_init();
 	return 0;
 
@@ -184,8 +188,6 @@ out_unregister:
 	ksm_unregister_ops(&ksm_mod_ops);
 out_hotplug:
 	ksm_hotplug_exit();
-out_sysfs:
-	ksm_sysfs_exit();
 out_ksmd:
 	ksmd_stop();
 out_mm:
@@ -205,9 +207,9 @@ out_items:
 static void __exit ksm_mod_exit(void)
 {
 	ksm_debugfs_exit();
+	ksm_sysfs_exit();
 	ksm_unregister_ops(&ksm_mod_ops);
 	ksm_hotplug_exit();
-	ksm_sysfs_exit();
 	ksmd_stop();
 	ksm_mm_destroy();
 	ksm_unstable_destroy();

@@ -7,9 +7,9 @@
  *
  * A registered mm carries MMF_VM_MERGEABLE and a grab (mmgrab()) held by
  * its slot, so the mm_struct outlives its slot even after the process has
- * exited.  Advice given while no engine was loaded is only recorded in the
- * mm's flags by the dispatcher; ksm_mm_adopt_all() turns those into slots
- * when the module is loaded.
+ * exited.  Mms advised while no engine was loaded are parked by the
+ * dispatcher; ksm_mm_adopt_all() turns them into slots when the module is
+ * loaded, and ksm_mm_destroy() parks the live ones again at unload.
  *
  * Exit protocol: an exiting mm whose slot has no rmap items and is not
  * under the cursor is freed at once.  Otherwise the slot is moved just
@@ -20,8 +20,8 @@
  */
 
 #include <linux/hashtable.h>
+#include <linux/ksm_engine.h>
 #include <linux/sched/mm.h>
-#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
@@ -240,50 +240,28 @@ void ksm_mm_exit(struct mm_struct *mm)
 	trace_ksm_exit(mm);
 }
 
-/*
- * Find one live mm that carries the advice flag but has no slot, and take
- * a user reference on it.  The walk runs under RCU, so the allocation that
- * adopting needs happens after it, one mm per walk.
- */
-static struct mm_struct *ksm_find_unadopted_mm(void)
+/* Take over one parked mm, unless it has exited since it was parked. */
+static int ksm_mm_adopt(struct mm_struct *mm)
 {
-	struct task_struct *g, *t;
-	struct mm_struct *found = NULL;
+	int err;
 
-	rcu_read_lock();
-	for_each_process_thread(g, t) {
-		struct mm_struct *mm;
-
-		if (t->flags & PF_KTHREAD)
-			continue;
-		mm = READ_ONCE(t->mm);
-		if (!mm || !ksm_mm_advised(mm) ||
-		    ksm_mm_tracked(mm))
-			continue;
-		found = get_task_mm(t);
-		if (found)
-			break;
-	}
-	rcu_read_unlock();
-	return found;
+	if (!mmget_not_zero(mm))
+		return 0;
+	err = ksm_mm_enter(mm);
+	mmput(mm);
+	return err;
 }
 
 /**
  * ksm_mm_adopt_all - track every mm that was advised before the engine
  *
  * Called after the engine is registered, so any mm advised from now on is
- * entered by the hooks themselves.  Returns 0 or -ENOMEM.
+ * entered by the hooks themselves.  Returns 0 or -ENOMEM (the mms not yet
+ * adopted stay parked).
  */
 int ksm_mm_adopt_all(void)
 {
-	struct mm_struct *mm;
-	int err = 0;
-
-	while (!err && (mm = ksm_find_unadopted_mm())) {
-		err = ksm_mm_enter(mm);
-		mmput(mm);
-	}
-	return err;
+	return ksm_adopt_parked(ksm_mm_adopt);
 }
 
 int ksm_mm_init(void)
@@ -292,10 +270,22 @@ int ksm_mm_init(void)
 	return ksm_mm_slot_cache ? 0 : -ENOMEM;
 }
 
+/* Leave a live, advised mm to the dispatcher for the next engine. */
+static void ksm_mm_hand_back(struct mm_struct *mm)
+{
+	if (!mmget_not_zero(mm))
+		return;
+	if (ksm_mm_advised(mm))
+		ksm_park_mm(mm, GFP_KERNEL | __GFP_NOFAIL);
+	mmput(mm);
+}
+
 /*
- * Drop every slot; the advice stays in the mms' flags for a later engine.
- * Called at unload, after unregistering and stopping ksmd, with no KSM
- * page left: the remaining rmap items are only bookkeeping.
+ * Drop every slot and park its mm for a later engine.  Called at unload
+ * (or a failed load), after unregistering, with ksmd stopped or idle and
+ * no KSM page left: the remaining rmap items are only bookkeeping.  An mm
+ * exiting meanwhile is either still grabbed here, so its exit finds it
+ * parked, or gone before ksm_mm_hand_back() could take a user reference.
  */
 void ksm_mm_destroy(void)
 {
@@ -312,6 +302,7 @@ void ksm_mm_destroy(void)
 
 	list_for_each_entry_safe(slot, next, &doomed, link) {
 		ksm_items_drop_from(&slot->items);
+		ksm_mm_hand_back(slot->mm);
 		ksm_mm_slot_free(slot);
 	}
 	kmem_cache_destroy(ksm_mm_slot_cache);
