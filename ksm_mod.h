@@ -120,8 +120,12 @@ extern struct mutex ksmd_mutex;
 #define KSM_ITEM_INDEXED	(KSM_ITEM_SEQNR | KSM_ITEM_UNSTABLE | \
 				 KSM_ITEM_STABLE)
 
-/* The end of a KSM page's list of items: its stable node, tagged. */
+/*
+ * The end of a run of a KSM page's items (stable_items.c): its owner,
+ * tagged: the stable node, or with KSM_ITEM_LIST_RUN a struct ksm_item_run.
+ */
 #define KSM_ITEM_LIST_END	0x1UL
+#define KSM_ITEM_LIST_RUN	0x2UL
 
 struct ksm_stable_node;
 
@@ -133,8 +137,8 @@ struct ksm_stable_node;
  * @checksum: hash of the content when last scanned (when not stable; a
  *	stable item's is its node's).
  * @hash_next: chain in the unstable index (when KSM_ITEM_UNSTABLE).
- * @sibling: the next item mapping the same KSM page, or, for the last one,
- *	the stable node ORed with KSM_ITEM_LIST_END (when KSM_ITEM_STABLE).
+ * @sibling: the next item on its run of the KSM page's items, or, for the
+ *	last one, the run's owner, tagged (when KSM_ITEM_STABLE).
  * @anon_vma: the VMA's anon_vma, referenced, for rmap walks (when stable).
  *
  * 40 bytes: one is kept for every page of every mergeable area, so its
@@ -193,7 +197,7 @@ enum ksm_node_place {
  * @hash: entry in the stable index (KSM_NODE_INDEXED).
  * @dup_link: entry in its chain's list of dups (KSM_NODE_DUP).
  * @migrated: entry in the list of migrated nodes (KSM_NODE_MIGRATED).
- * @items: the first rmap item mapping this KSM page (linked by @sibling).
+ * @items: the first rmap item of the KSM page's first run.
  * @dups: a chain's dups.
  * @kpfn: the KSM page's pfn (not for chains).
  * @prune_time: jiffies when the chain's dups were last checked (chains).
@@ -201,6 +205,8 @@ enum ksm_node_place {
  * @nr_items: number of @items, or KSM_NODE_CHAIN for a chain.
  * @nid: NUMA node of the index the node is filed under.
  * @place: which of @hash, @dup_link, @migrated is in use.
+ * @nr_head: items on the first run (@items).
+ * @runs: the KSM page's other runs of items (struct ksm_item_run).
  *
  * A chain stands for max_page_sharing overflow: several KSM pages with the
  * same content, each a "dup" with its own mappings.  All fields are under
@@ -226,6 +232,8 @@ struct ksm_stable_node {
 	int nr_items;
 	u16 nid;
 	u8 place;
+	unsigned int nr_head;
+	struct hlist_head runs;
 };
 
 #define KSM_NODE_CHAIN	(-1024)
@@ -327,6 +335,24 @@ void ksm_unstable_remove(struct ksm_rmap_item *item);
 void ksm_unstable_destroy(void);
 size_t ksm_unstable_table_bytes(void);
 
+/* stable_items.c: the rmap items of a KSM page, in bounded runs. */
+struct ksm_stable_node *ksm_item_node(const struct ksm_rmap_item *item);
+void ksm_item_node_forget(void);
+struct ksm_rmap_item *ksm_node_first_item(const struct ksm_stable_node *node);
+struct ksm_rmap_item *ksm_node_next_item(const struct ksm_rmap_item *item);
+void ksm_node_link_item(struct ksm_stable_node *node,
+			struct ksm_rmap_item *item);
+void ksm_node_unlink_item(struct ksm_stable_node *node,
+			  struct ksm_rmap_item *item);
+void ksm_node_free_runs(struct ksm_stable_node *node);
+int ksm_item_runs_init(void);
+void ksm_item_runs_destroy(void);
+
+/* Every item of @node's KSM page; @item must stay on its run meanwhile. */
+#define ksm_node_for_each_item(node, item)				\
+	for (item = ksm_node_first_item(node); item;			\
+	     item = ksm_node_next_item(item))
+
 /* stable_tree.c: KSM pages, by content hash. */
 enum ksm_get_folio_mode {
 	KSM_GET_NOLOCK,
@@ -341,7 +367,6 @@ struct ksm_stable_node *ksm_stable_insert(struct folio *kfolio);
 void ksm_stable_add_item(struct ksm_rmap_item *item,
 			 struct ksm_stable_node *node, bool over_limit_ok);
 void ksm_stable_remove_item(struct ksm_rmap_item *item);
-struct ksm_stable_node *ksm_item_node(const struct ksm_rmap_item *item);
 bool ksm_node_has_room(const struct ksm_stable_node *node);
 void ksm_stable_check_placement(struct ksm_stable_node *node);
 void ksm_stable_prune_migrated(void);

@@ -68,16 +68,6 @@ static struct ksm_mm_slot *ksm_mm_lookup(struct mm_struct *mm)
 	return NULL;
 }
 
-static bool ksm_mm_tracked(struct mm_struct *mm)
-{
-	bool tracked;
-
-	spin_lock(&ksm_mm_lock);
-	tracked = ksm_mm_lookup(mm);
-	spin_unlock(&ksm_mm_lock);
-	return tracked;
-}
-
 bool ksm_mm_list_empty(void)
 {
 	return list_empty_careful(&ksm_mm_head.link);

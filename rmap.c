@@ -74,7 +74,7 @@ void ksm_rmap_walk(struct folio *folio, struct rmap_walk_control *rwc)
 	if (!node)
 		return;
 	for (others = 0; others <= 1; others++)
-		for (item = node->items; item; item = ksm_item_sibling(item)) {
+		ksm_node_for_each_item(node, item) {
 			cond_resched();
 			if (!ksm_walk_item(folio, item, rwc, others))
 				return;
@@ -107,7 +107,7 @@ void ksm_collect_procs(struct folio *folio, struct page *page,
 
 	if (!node)
 		return;
-	for (item = node->items; item; item = ksm_item_sibling(item)) {
+	ksm_node_for_each_item(node, item) {
 		struct anon_vma *anon_vma = item->anon_vma;
 		unsigned long addr = ksm_item_addr(item);
 		struct task_struct *tsk;

@@ -200,23 +200,11 @@ static void ksm_node_unfile(struct ksm_stable_node *node)
 	}
 }
 
-/*
- * The last item ksm_item_node() answered for, and its node: ksmd meets a
- * KSM page's items of one mm in address order, which is the reverse of
- * their order on the list (new items go first), so the item met next
- * usually links straight to this one.  Cleared whenever an item leaves a
- * list, so it never names an item that is not on its node's list.
- */
-static struct {
-	const struct ksm_rmap_item *item;
-	struct ksm_stable_node *node;
-} ksm_item_node_memo;
-
 /* A stable item becomes a plain one again, with its node's checksum. */
 static void ksm_item_leave_node(struct ksm_rmap_item *item,
 				const struct ksm_stable_node *node)
 {
-	ksm_item_node_memo.item = NULL;
+	ksm_item_node_forget();
 	item->address &= ~KSM_ITEM_INDEXED;
 	item->checksum = node->checksum;
 	item->hash_next = NULL;
@@ -231,8 +219,8 @@ static void ksm_node_remove(struct ksm_stable_node *node)
 {
 	struct ksm_rmap_item *item, *next;
 
-	for (item = node->items; item; item = next) {
-		next = ksm_item_sibling(item);
+	for (item = ksm_node_first_item(node); item; item = next) {
+		next = ksm_node_next_item(item);
 		if (next)
 			ksm_count.pages_sharing--;
 		else
@@ -245,7 +233,7 @@ static void ksm_node_remove(struct ksm_stable_node *node)
 		ksm_item_leave_node(item, node);
 		cond_resched();
 	}
-	node->items = NULL;
+	ksm_node_free_runs(node);
 	WARN_ON_ONCE(node->nr_items);
 	trace_ksm_remove_ksm_page(node->kpfn);
 	ksm_node_unfile(node);
@@ -583,31 +571,6 @@ again:
 }
 
 /**
- * ksm_item_node - the stable node at the end of @item's list
- * @item: an item flagged KSM_ITEM_STABLE
- */
-struct ksm_stable_node *ksm_item_node(const struct ksm_rmap_item *item)
-{
-	const struct ksm_rmap_item *it = item;
-	struct ksm_stable_node *node;
-
-	for (;;) {
-		if (it == ksm_item_node_memo.item) {
-			node = ksm_item_node_memo.node;
-			break;
-		}
-		if (it->sibling & KSM_ITEM_LIST_END) {
-			node = (void *)(it->sibling & ~KSM_ITEM_LIST_END);
-			break;
-		}
-		it = (const struct ksm_rmap_item *)it->sibling;
-	}
-	ksm_item_node_memo.item = item;
-	ksm_item_node_memo.node = node;
-	return node;
-}
-
-/**
  * ksm_stable_add_item - count @item as a mapping of @node's KSM page
  * @item: the item of a page just replaced by (or found to be) that page
  * @node: the KSM page's node; its folio is locked
@@ -620,14 +583,11 @@ void ksm_stable_add_item(struct ksm_rmap_item *item,
 	WARN_ON_ONCE(!over_limit_ok &&
 		     node->nr_items > READ_ONCE(ksm_tun.max_page_sharing));
 	item->address |= KSM_ITEM_STABLE;
-	if (node->items) {
-		item->sibling = (unsigned long)node->items;
+	ksm_node_link_item(node, item);
+	if (node->nr_items > 1)
 		ksm_count.pages_sharing++;
-	} else {
-		item->sibling = (unsigned long)node | KSM_ITEM_LIST_END;
+	else
 		ksm_count.pages_shared++;
-	}
-	node->items = item;
 	item->mm->ksm_merging_pages++;
 }
 
@@ -638,40 +598,24 @@ void ksm_stable_add_item(struct ksm_rmap_item *item,
 void ksm_stable_remove_item(struct ksm_rmap_item *item)
 {
 	struct ksm_stable_node *node = ksm_item_node(item);
-	struct ksm_rmap_item *prev;
 	struct folio *folio;
 
 	folio = ksm_node_get_folio(node, KSM_GET_LOCK);
 	if (!folio)
 		return;	/* the node went, and took the item's state along */
 
-	if (node->items == item) {
-		node->items = ksm_item_sibling(item);
-	} else {
-		for (prev = node->items; prev->sibling != (unsigned long)item;
-		     prev = ksm_item_sibling(prev))
-			;
-		prev->sibling = item->sibling;
-	}
+	ksm_node_unlink_item(node, item);
 	folio_unlock(folio);
 	folio_put(folio);
 
-	if (node->items)
+	node->nr_items--;
+	if (node->nr_items)
 		ksm_count.pages_sharing--;
 	else
 		ksm_count.pages_shared--;
 	item->mm->ksm_merging_pages--;
-	node->nr_items--;
 	put_anon_vma(item->anon_vma);
 	ksm_item_leave_node(item, node);
-	/*
-	 * An mm's items are dropped highest address first, each then at
-	 * the head of its list: the next one to go is likely the new head.
-	 */
-	if (node->items) {
-		ksm_item_node_memo.item = node->items;
-		ksm_item_node_memo.node = node;
-	}
 }
 
 /*
@@ -801,7 +745,8 @@ int ksm_stable_init(void)
 		return -ENOMEM;
 	ksm_stable_table = kvcalloc(1UL << KSM_STABLE_MIN_BITS,
 				    sizeof(*ksm_stable_table), GFP_KERNEL);
-	if (!ksm_stable_table) {
+	if (!ksm_stable_table || ksm_item_runs_init()) {
+		kvfree(ksm_stable_table);
 		kmem_cache_destroy(ksm_node_cache);
 		return -ENOMEM;
 	}
@@ -815,5 +760,6 @@ void ksm_stable_destroy(void)
 	WARN_ON_ONCE(ksm_nodes_alive);
 	kvfree(ksm_stable_table);
 	ksm_stable_table = NULL;
+	ksm_item_runs_destroy();
 	kmem_cache_destroy(ksm_node_cache);
 }

@@ -264,6 +264,8 @@ fi
 # 3. Module load/unload cycles (skips itself without a module).
 KSM_TESTS_BIN=$BIN run_test ksm_module_cycle \
 	bash "$SELF_DIR/ksm_module_cycle.sh"
+# Loads racing with advice, and loads failing at each allocation.
+run_test ksm_module_load "$BIN/ksm_module_load"
 
 # 4. The rest of ours, with the engine loaded.
 if [ -n "$MODULE" ]; then
