@@ -348,11 +348,6 @@ void ksm_node_free_runs(struct ksm_stable_node *node);
 int ksm_item_runs_init(void);
 void ksm_item_runs_destroy(void);
 
-/* Every item of @node's KSM page; @item must stay on its run meanwhile. */
-#define ksm_node_for_each_item(node, item)				\
-	for (item = ksm_node_first_item(node); item;			\
-	     item = ksm_node_next_item(item))
-
 /* stable_tree.c: KSM pages, by content hash. */
 enum ksm_get_folio_mode {
 	KSM_GET_NOLOCK,

@@ -74,7 +74,8 @@ void ksm_rmap_walk(struct folio *folio, struct rmap_walk_control *rwc)
 	if (!node)
 		return;
 	for (others = 0; others <= 1; others++)
-		ksm_node_for_each_item(node, item) {
+		for (item = ksm_node_first_item(node); item;
+		     item = ksm_node_next_item(item)) {
 			cond_resched();
 			if (!ksm_walk_item(folio, item, rwc, others))
 				return;
@@ -107,7 +108,8 @@ void ksm_collect_procs(struct folio *folio, struct page *page,
 
 	if (!node)
 		return;
-	ksm_node_for_each_item(node, item) {
+	for (item = ksm_node_first_item(node); item;
+	     item = ksm_node_next_item(item)) {
 		struct anon_vma *anon_vma = item->anon_vma;
 		unsigned long addr = ksm_item_addr(item);
 		struct task_struct *tsk;
