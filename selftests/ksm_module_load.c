@@ -137,7 +137,7 @@ static int ksmd_threads(void)
 		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
 		if (file_read_str(path, comm, sizeof(comm)) < 0)
 			continue;
-		if (!strcmp(comm, "ksmd\n"))
+		if (!strcmp(comm, "ksmd"))	/* newline stripped */
 			count++;
 	}
 	closedir(proc);
@@ -512,18 +512,22 @@ static void fault_disarm(const char *attr)
 	fault_set(attr, "verbose", 2);
 }
 
+struct advised {
+	char *area;
+	uint64_t seed;
+};
+
 static char advised_child(char cmd, void *arg)
 {
-	char *area = arg;
-	uint64_t seed = ksm_test_seed("load-fail");
+	struct advised *a = arg;
 
 	switch (cmd) {
 	case 'f':
-		fill_adv(area, seed);
-		return madvise(area, ADV_PAGES * psize(), MADV_MERGEABLE) ?
+		fill_adv(a->area, a->seed);
+		return madvise(a->area, ADV_PAGES * psize(), MADV_MERGEABLE) ?
 		       'e' : 'k';
 	case 'c':
-		return adv_intact(area, seed) ? 'k' : 'x';
+		return adv_intact(a->area, a->seed) ? 'k' : 'x';
 	}
 	return 'e';
 }
@@ -533,8 +537,8 @@ TEST_F_TIMEOUT(load, init_failure_unwinds, 900)
 	int nth, failed_loads = 0, tolerated = 0, completed = 0;
 	struct ksm_knobs saved;
 	struct ksm_child child;
+	struct advised adv;
 	uint64_t end;
-	char *area;
 
 	if (access(DEBUGFS "/failslab", F_OK) ||
 	    access(DEBUGFS "/fail_page_alloc", F_OK) || fail_nth_rw(-1) < 0)
@@ -542,9 +546,10 @@ TEST_F_TIMEOUT(load, init_failure_unwinds, 900)
 	ASSERT_EQ(0, fault_aim("failslab"));
 	ASSERT_EQ(0, fault_aim("fail_page_alloc"));
 
-	area = map_private_anon(ADV_PAGES);
-	ASSERT_NE(NULL, area);
-	ASSERT_EQ(0, ksm_child_start(&child, advised_child, area));
+	adv.area = map_private_anon(ADV_PAGES);
+	ASSERT_NE(NULL, adv.area);
+	adv.seed = ksm_test_seed("load-fail");
+	ASSERT_EQ(0, ksm_child_start(&child, advised_child, &adv));
 	ASSERT_EQ('k', ksm_child_call(&child, 'f', 10000));
 
 	for (nth = 1; nth <= MAX_FAIL_NTH; nth++) {
