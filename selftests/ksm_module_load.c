@@ -6,12 +6,15 @@
  * Owns what insmod must guarantee beyond ksm_module_cycle.sh:
  *  - advice_during_load: advice is never lost to a load in progress.
  *    Three storms of processes run while finit_module() does: children of
- *    a MADV_MERGEABLE parent with thousands of VMAs (the child inherits
- *    the advice early in fork and joins the task list after copying them),
- *    children of a prctl(PR_SET_MEMORY_MERGE) parent, and children that
- *    call madvise or prctl themselves.  Afterwards every advised page of
+ *    a MADV_MERGEABLE parent (6.12 gives the child its advice at the end
+ *    of dup_mmap(), before the child is on the task list), children of a
+ *    prctl(PR_SET_MEMORY_MERGE) parent, and children that call madvise or
+ *    prctl themselves.  Each window is short: this is a net, not a proof.  Afterwards every advised page of
  *    every child must be merged (its ksm_merging_pages; a merge-any child
  *    has a few more mergeable pages of its own), content intact.
+ *  - exec_across_load: a merge-any process that re-execs itself with
+ *    megabytes of arguments, so that the load lands between the new mm
+ *    getting its advice and the task switching to it.
  *  - init_failure_unwinds: the module's init fails at each of its
  *    allocations in turn (failslab through /proc/self/task/TID/fail-nth,
  *    aimed with the stack-trace filter at allocations made under the
@@ -34,7 +37,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -47,13 +52,6 @@
 
 #define MODNAME			"ksm_mod"
 #define ADV_PAGES		8
-/*
- * Not advised: populated pages, every other one read-only, so that they
- * are as many VMAs, each with its anon_vma, and fork spends most of its
- * time copying them, after it has copied the advice and before the child
- * is on the task list.
- */
-#define BIG_PAGES		2000
 #define STORM_KINDS		3
 #define PER_KIND		32
 #define STORM_MAX		(STORM_KINDS * PER_KIND)
@@ -186,12 +184,9 @@ struct storm {
 	} child[STORM_MAX];
 };
 
-static void storm_child(struct storm *s, int slot, char *big, char *adv,
-			int kind)
+static void storm_child(struct storm *s, int slot, char *adv, int kind)
 {
 	if (kind == ADVISE_SELF) {
-		/* Merge-any would take these in too. */
-		munmap(big, BIG_PAGES * psize());
 		adv = map_private_anon(ADV_PAGES);
 		if (!adv)
 			_exit(1);
@@ -215,17 +210,13 @@ static void storm_child(struct storm *s, int slot, char *big, char *adv,
 /* A process that forks one kind of child, at a steady pace, until told. */
 static void storm_forker(struct storm *s, int kind)
 {
-	size_t big_len = BIG_PAGES * psize();
-	char *big, *adv = NULL;
+	char *adv = NULL;
 	int n;
 
 	setpgid(0, 0);
 	if (kind == FORK_MERGE_ANY && prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
 		_exit(1);
-	/*
-	 * The advised pages first: a merge-any mmap that 6.12 merges into
-	 * an adjacent VMA (here, below it) would not be marked mergeable.
-	 */
+	/* A merge-any mmap that 6.12 merges into a neighbour stays unmarked. */
 	if (kind != ADVISE_SELF) {
 		adv = map_private_anon(ADV_PAGES);
 		if (!adv)
@@ -237,16 +228,6 @@ static void storm_forker(struct storm *s, int kind)
 			_exit(1);
 		fill_adv(adv, s->seed);
 	}
-	big = mmap(NULL, big_len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (big == MAP_FAILED)
-		_exit(1);
-	if (kind == FORK_MERGE_ANY && madvise(big, big_len, MADV_UNMERGEABLE))
-		_exit(1);
-	memset(big, 0x5a, big_len);
-	for (n = 1; n < BIG_PAGES; n += 2)
-		if (mprotect(big + n * psize(), psize(), PROT_READ))
-			_exit(1);
 	for (n = 0; n < PER_KIND && !s->stop; n++) {
 		int slot = kind * PER_KIND + n;
 		pid_t pid;
@@ -257,10 +238,10 @@ static void storm_forker(struct storm *s, int kind)
 		if (pid < 0)
 			_exit(1);
 		if (!pid)
-			storm_child(s, slot, big, adv, kind);
+			storm_child(s, slot, adv, kind);
 		s->child[slot].pid = pid;
 		__sync_fetch_and_add(&s->started, 1);
-		usleep(5 * 1000);
+		usleep(30 * 1000);
 	}
 	__sync_fetch_and_add(&s->forkers_done, 1);
 	/* Stay: the forker's own advised pages are part of the merge. */
@@ -420,6 +401,138 @@ TEST_F_TIMEOUT(load, advice_during_load, 900)
 		storm_kill(s);
 		munmap(s, sizeof(*s));
 		self->storm = NULL;
+		ASSERT_EQ(0, module_unload());
+		if (_metadata->exit_code)
+			break;
+	}
+}
+
+/*
+ * An exec that spans the load: exec gives the new mm its merge-any advice
+ * (ksm_execve()) long before the task switches to it, while it copies the
+ * arguments, here megabytes of them.  A process re-execs itself in a loop
+ * until told to stay; the exec running while the engine registers is the
+ * one a walk of the task list cannot see.
+ */
+#define EXEC_LOOP_ARG		"--exec-loop"
+#define BALLAST_ARGS		24
+#define BALLAST_LEN		(128 * 1024 - 1)	/* MAX_ARG_STRLEN - 1 */
+
+struct exec_report {
+	pid_t pid;
+	uint64_t adv;
+};
+
+/* One instance of the loop: argv = self, EXEC_LOOP_ARG, ctl, rep, seed... */
+static int exec_loop_main(int argc, char **argv)
+{
+	int ctl = atoi(argv[2]), rep = atoi(argv[3]);
+	uint64_t seed = strtoull(argv[4], NULL, 10);
+	struct exec_report r;
+	char cmd;
+	char *adv;
+
+	if (read(ctl, &cmd, 1) != 1) {
+		execv("/proc/self/exe", argv);
+		return 127;
+	}
+	adv = map_private_anon(ADV_PAGES);
+	/* Merge-any marks new VMAs; madvise covers one 6.12 merged away. */
+	if (!adv || madvise(adv, ADV_PAGES * psize(), MADV_MERGEABLE))
+		return 1;
+	fill_adv(adv, seed);
+	r.pid = getpid();
+	r.adv = (uintptr_t)adv;
+	if (write(rep, &r, sizeof(r)) != sizeof(r))
+		return 1;
+	for (;;)
+		pause();
+}
+
+static pid_t exec_loop_start(int ctl, int rep, uint64_t seed)
+{
+	static char *argv[6 + BALLAST_ARGS];
+	static char fds[2][16], seedbuf[32];
+	struct rlimit stack = { 64 << 20, RLIM_INFINITY };
+	pid_t pid;
+	int i;
+
+	snprintf(fds[0], sizeof(fds[0]), "%d", ctl);
+	snprintf(fds[1], sizeof(fds[1]), "%d", rep);
+	snprintf(seedbuf, sizeof(seedbuf), "%llu", (unsigned long long)seed);
+	argv[0] = "ksm_module_load";
+	argv[1] = EXEC_LOOP_ARG;
+	argv[2] = fds[0];
+	argv[3] = fds[1];
+	argv[4] = seedbuf;
+	for (i = 0; i < BALLAST_ARGS; i++) {
+		argv[5 + i] = malloc(BALLAST_LEN + 1);
+		if (!argv[5 + i])
+			return -1;
+		memset(argv[5 + i], 'a' + i, BALLAST_LEN);
+		argv[5 + i][BALLAST_LEN] = '\0';
+	}
+	argv[5 + BALLAST_ARGS] = NULL;
+	fflush(NULL);
+	pid = fork();
+	if (pid)
+		return pid;
+	if (prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0) ||
+	    setrlimit(RLIMIT_STACK, &stack))
+		_exit(1);
+	execv("/proc/self/exe", argv);
+	_exit(127);
+}
+
+TEST_F_TIMEOUT(load, exec_across_load, 900)
+{
+	int cycle;
+
+	for (cycle = 0; cycle < LOAD_CYCLES; cycle++) {
+		int ctl[2], rep[2], status;
+		struct pollfd pfd;
+		struct ksm_knobs saved;
+		struct exec_report r;
+		uint64_t seed, end;
+		long merged = -1;
+		pid_t pid;
+
+		ASSERT_EQ(0, pipe(ctl));
+		ASSERT_EQ(0, pipe(rep));
+		ASSERT_EQ(0, fcntl(ctl[0], F_SETFL, O_NONBLOCK));
+		seed = ksm_test_seed("exec-loop") + cycle;
+		pid = exec_loop_start(ctl[0], rep[1], seed);
+		ASSERT_LT(0, pid);
+		usleep(1000 * 1000);	/* a few execs in */
+		ASSERT_EQ(0, module_load());
+		ASSERT_EQ(1, write(ctl[1], "s", 1));
+		pfd.fd = rep[0];
+		pfd.events = POLLIN;
+		ASSERT_EQ(1, poll(&pfd, 1, READY_TIMEOUT_MS));
+		ASSERT_EQ((ssize_t)sizeof(r), read(rep[0], &r, sizeof(r)));
+		EXPECT_EQ(pid, r.pid);
+
+		ASSERT_EQ(0, ksm_merge_setup(&saved));
+		ASSERT_EQ(0, ksm_write_str("sleep_millisecs", "0"));
+		end = now_ms() + MERGE_TIMEOUT_MS;
+		do {
+			merged = ksm_read_merging_pages(pid);
+			if (merged >= ADV_PAGES)
+				break;
+			usleep(200 * 1000);
+		} while (now_ms() < end);
+		EXPECT_LE(ADV_PAGES, merged)
+			TH_LOG("cycle %d: the exec'd process has %ld of %d pages merged",
+			       cycle, merged, ADV_PAGES);
+		EXPECT_TRUE(remote_page_has_seed(pid, (void *)(uintptr_t)r.adv,
+						 seed));
+		ksm_restore_knobs(&saved);
+		kill(pid, SIGKILL);
+		EXPECT_EQ(pid, waitpid(pid, &status, 0));
+		close(ctl[0]);
+		close(ctl[1]);
+		close(rep[0]);
+		close(rep[1]);
 		ASSERT_EQ(0, module_unload());
 		if (_metadata->exit_code)
 			break;
@@ -600,4 +713,9 @@ TEST_F_TIMEOUT(load, init_failure_unwinds, 900)
 	ksm_child_stop(&child, 10000);
 }
 
-TEST_HARNESS_MAIN
+int main(int argc, char **argv)
+{
+	if (argc > 4 && !strcmp(argv[1], EXEC_LOOP_ARG))
+		return exec_loop_main(argc, argv);
+	return test_harness_run(argc, argv);
+}
