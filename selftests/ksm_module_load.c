@@ -9,9 +9,10 @@
  *    a MADV_MERGEABLE parent (6.12 gives the child its advice at the end
  *    of dup_mmap(), before the child is on the task list), children of a
  *    prctl(PR_SET_MEMORY_MERGE) parent, and children that call madvise or
- *    prctl themselves.  Each window is short: this is a net, not a proof.  Afterwards every advised page of
- *    every child must be merged (its ksm_merging_pages; a merge-any child
- *    has a few more mergeable pages of its own), content intact.
+ *    prctl themselves.  Afterwards every advised page of every child must
+ *    be merged (its ksm_merging_pages; a merge-any child has a few more
+ *    mergeable pages of its own), content intact.  Each window is short:
+ *    this is a net, not a proof.
  *  - exec_across_load: a merge-any process that re-execs itself with
  *    megabytes of arguments, so that the load lands between the new mm
  *    getting its advice and the task switching to it.
