@@ -417,7 +417,7 @@ bool ksm_keep_swapin_folio(struct folio *folio);
 void ksm_rmap_walk(struct folio *folio, struct rmap_walk_control *rwc);
 void ksm_migrate_folio(struct folio *newfolio, struct folio *folio);
 void ksm_collect_procs(struct folio *folio, struct page *page,
-		       struct list_head *to_kill, int force_early);
+		       struct list_head *kill_list, int early);
 
 /* hotplug.c: memory hot-remove. */
 int ksm_hotplug_init(void);

@@ -45,16 +45,18 @@ static struct kmem_cache *ksm_mm_slot_cache;
 
 static void ksm_mm_note_advice(struct mm_struct *mm)
 {
-	set_bit(MMF_VM_MERGEABLE, &mm->flags);
+	assign_bit(MMF_VM_MERGEABLE, &mm->flags, true);
 }
 
 /* Unregistered: merge-any advice goes too, if @all (the mm exited). */
 static void ksm_mm_forget_advice(struct mm_struct *mm, bool all)
 {
+	unsigned long *flags = &mm->flags;
+
 	/* Merge-any first: it is what would register the mm again. */
 	if (all)
-		clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
-	clear_bit(MMF_VM_MERGEABLE, &mm->flags);
+		assign_bit(MMF_VM_MERGE_ANY, flags, false);
+	assign_bit(MMF_VM_MERGEABLE, flags, false);
 }
 
 static struct ksm_mm_slot *ksm_mm_lookup(struct mm_struct *mm)

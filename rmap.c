@@ -31,38 +31,45 @@ static bool ksm_vma_holds(const struct vm_area_struct *vma, unsigned long addr)
 	return vma->vm_start <= addr && addr < vma->vm_end;
 }
 
+/* Does this pass of @rwc want @vma at @addr (the caller's filter too)? */
+static bool ksm_walk_wants(struct rmap_walk_control *rwc,
+			   struct vm_area_struct *vma, unsigned long addr,
+			   const struct ksm_rmap_item *item, bool others)
+{
+	bool own_mm = vma->vm_mm == item->mm;
+
+	/* This pass's mms only, and VMAs that hold the address. */
+	if (own_mm == others || !ksm_vma_holds(vma, addr))
+		return false;
+	return !rwc->invalid_vma || !rwc->invalid_vma(vma, rwc->arg);
+}
+
 static bool ksm_walk_item(struct folio *folio, struct ksm_rmap_item *item,
 			  struct rmap_walk_control *rwc, bool others)
 {
-	struct anon_vma *anon_vma = item->anon_vma;
+	struct anon_vma *av = item->anon_vma;
 	unsigned long addr = ksm_item_addr(item);
 	struct anon_vma_chain *avc;
+	bool go_on = true;
 
 	/* A caller that may not sleep on the lock hears it was busy. */
-	if (rwc->try_lock && !anon_vma_trylock_read(anon_vma)) {
+	if (rwc->try_lock && !anon_vma_trylock_read(av)) {
 		rwc->contended = true;
 		return false;
 	}
 	if (!rwc->try_lock)
-		anon_vma_lock_read(anon_vma);
-	anon_vma_interval_tree_foreach(avc, &anon_vma->rb_root, 0, ULONG_MAX) {
-		struct vm_area_struct *vma = avc->vma;
-		bool own_mm = vma->vm_mm == item->mm;
-
+		anon_vma_lock_read(av);
+	anon_vma_interval_tree_foreach(avc, &av->rb_root, 0, ULONG_MAX) {
 		cond_resched();
-		/* This pass's mms only, and VMAs that hold the address. */
-		if (own_mm == others || !ksm_vma_holds(vma, addr))
+		if (!ksm_walk_wants(rwc, avc->vma, addr, item, others))
 			continue;
-		if (rwc->invalid_vma && rwc->invalid_vma(vma, rwc->arg))
-			continue;
-		if (!rwc->rmap_one(folio, vma, addr, rwc->arg) ||
-		    (rwc->done && rwc->done(folio))) {
-			anon_vma_unlock_read(anon_vma);
-			return false;
-		}
+		go_on = rwc->rmap_one(folio, avc->vma, addr, rwc->arg) &&
+			!(rwc->done && rwc->done(folio));
+		if (!go_on)
+			break;
 	}
-	anon_vma_unlock_read(anon_vma);
-	return true;
+	anon_vma_unlock_read(av);
+	return go_on;
 }
 
 void ksm_rmap_walk(struct folio *folio, struct rmap_walk_control *rwc)
@@ -100,8 +107,32 @@ void ksm_migrate_folio(struct folio *newfolio, struct folio *folio)
 }
 
 #ifdef CONFIG_MEMORY_FAILURE
+/* Queue every task that maps @page through @av at @addr. */
+static void ksm_queue_killable(struct anon_vma *av, struct page *page,
+			       unsigned long addr, struct list_head *kill_list,
+			       int early)
+{
+	struct task_struct *tsk;
+
+	anon_vma_lock_read(av);
+	rcu_read_lock();
+	for_each_process(tsk) {
+		struct task_struct *t = task_early_kill(tsk, early);
+		struct anon_vma_chain *avc;
+
+		if (!t)
+			continue;
+		anon_vma_interval_tree_foreach(avc, &av->rb_root, 0, ULONG_MAX)
+			if (avc->vma->vm_mm == t->mm)
+				add_to_kill_ksm(t, page, avc->vma, kill_list,
+						addr);
+	}
+	rcu_read_unlock();
+	anon_vma_unlock_read(av);
+}
+
 void ksm_collect_procs(struct folio *folio, struct page *page,
-		       struct list_head *to_kill, int force_early)
+		       struct list_head *kill_list, int early)
 {
 	struct ksm_stable_node *node = ksm_folio_node(folio);
 	struct ksm_rmap_item *item;
@@ -109,33 +140,13 @@ void ksm_collect_procs(struct folio *folio, struct page *page,
 	if (!node)
 		return;
 	for (item = ksm_node_first_item(node); item;
-	     item = ksm_node_next_item(item)) {
-		struct anon_vma *anon_vma = item->anon_vma;
-		unsigned long addr = ksm_item_addr(item);
-		struct task_struct *tsk;
-
-		anon_vma_lock_read(anon_vma);
-		rcu_read_lock();
-		for_each_process(tsk) {
-			struct task_struct *t = task_early_kill(tsk,
-								force_early);
-			struct anon_vma_chain *avc;
-
-			if (!t)
-				continue;
-			anon_vma_interval_tree_foreach(avc, &anon_vma->rb_root,
-						       0, ULONG_MAX)
-				if (avc->vma->vm_mm == t->mm)
-					add_to_kill_ksm(t, page, avc->vma,
-							to_kill, addr);
-		}
-		rcu_read_unlock();
-		anon_vma_unlock_read(anon_vma);
-	}
+	     item = ksm_node_next_item(item))
+		ksm_queue_killable(item->anon_vma, page, ksm_item_addr(item),
+				   kill_list, early);
 }
 #else
 void ksm_collect_procs(struct folio *folio, struct page *page,
-		       struct list_head *to_kill, int force_early)
+		       struct list_head *kill_list, int early)
 {
 }
 #endif

@@ -288,53 +288,73 @@ static bool ksm_collect_defer(struct folio *folio)
 	return ksm_ahead.nr && folio_test_large(folio);
 }
 
+static bool ksm_pmd_maps_thp(pmd_t entry)
+{
+	return IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) && pmd_leaf(entry);
+}
+
+/*
+ * The PMD maps a THP (as last seen without its lock): collect the page at
+ * @addr.  Returns what ksm_collect_pmd() returns, or -EAGAIN if under the
+ * lock it no longer maps one (split meanwhile): then walk its PTEs.
+ */
+static int ksm_collect_thp(pmd_t *pmdp, unsigned long addr,
+			   struct mm_walk *walk)
+{
+	unsigned long *next = walk->private;
+	spinlock_t *ptl = pmd_lock(walk->mm, pmdp);
+	pmd_t entry = pmdp_get(pmdp);
+	struct folio *folio = NULL;
+	struct page *head = NULL;
+	int done = 0;
+
+	if (!pmd_present(entry) || !pmd_leaf(entry)) {
+		spin_unlock(ptl);
+		return -EAGAIN;
+	}
+	head = vm_normal_page_pmd(walk->vma, addr, entry);
+	if (head)
+		folio = page_folio(head);
+	if (folio && (folio_is_zone_device(folio) || !folio_test_anon(folio)))
+		folio = NULL;
+	if (folio && ksm_collect_defer(folio)) {
+		done = 1;	/* resume at @addr next batch */
+	} else if (folio) {
+		folio_get(folio);
+		done = ksm_collect_page(head + ((addr & ~PMD_MASK) >> PAGE_SHIFT),
+					addr);
+		addr += PAGE_SIZE;
+	}
+	spin_unlock(ptl);
+	if (done)
+		*next = addr;
+	return done;
+}
+
 /* Collect the anonymous pages mapped in this PMD's range. */
 static int ksm_collect_pmd(pmd_t *pmdp, unsigned long addr,
 			   unsigned long end, struct mm_walk *walk)
 {
 	unsigned long *next = walk->private;
-	struct vm_area_struct *vma = walk->vma;
 	pte_t *start_pte, *ptep;
-	spinlock_t *ptl;	/* the PMD's or PTE table's lock */
+	spinlock_t *ptl;	/* the PTE table's lock */
 	struct folio *folio;
 	struct page *page;
+	pmd_t entry;
 	int done = 0;
-	pmd_t pmd;
 
 	if (ksm_mm_exiting(walk->mm))
 		return 1;
 	cond_resched();
 
-	pmd = pmdp_get_lockless(pmdp);
-	if (!pmd_present(pmd))
+	entry = pmdp_get_lockless(pmdp);
+	if (!pmd_present(entry))
 		goto out;
-
-	if (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) && pmd_leaf(pmd)) {
-		ptl = pmd_lock(walk->mm, pmdp);
-		pmd = pmdp_get(pmdp);
-		if (pmd_present(pmd) && pmd_leaf(pmd)) {
-			page = vm_normal_page_pmd(vma, addr, pmd);
-			folio = page ? page_folio(page) : NULL;
-			if (folio && (folio_is_zone_device(folio) ||
-				      !folio_test_anon(folio)))
-				folio = NULL;
-			if (folio && ksm_collect_defer(folio)) {
-				spin_unlock(ptl);
-				*next = addr;
-				return 1;
-			}
-			if (folio) {
-				page += (addr & ~PMD_MASK) >> PAGE_SHIFT;
-				folio_get(folio);
-				done = ksm_collect_page(page, addr);
-				addr += PAGE_SIZE;
-			}
-			spin_unlock(ptl);
-			if (done)
-				*next = addr;
+	if (ksm_pmd_maps_thp(entry)) {
+		done = ksm_collect_thp(pmdp, addr, walk);
+		if (done != -EAGAIN)
 			return done;
-		}
-		spin_unlock(ptl);
+		done = 0;
 	}
 
 	start_pte = pte_offset_map_lock(walk->mm, pmdp, addr, &ptl);
@@ -346,11 +366,11 @@ static int ksm_collect_pmd(pmd_t *pmdp, unsigned long addr,
 
 		if (!pte_present(pte))
 			continue;
-		page = vm_normal_page(vma, addr, pte);
+		page = vm_normal_page(walk->vma, addr, pte);
 		if (!page)
 			continue;
 		folio = page_folio(page);
-		if (folio_is_zone_device(folio) || !folio_test_anon(folio))
+		if (!folio_test_anon(folio) || folio_is_zone_device(folio))
 			continue;
 		if (ksm_collect_defer(folio)) {
 			done = 1;

@@ -40,7 +40,7 @@ static bool ksm_pte_shares(struct vm_area_struct *vma, unsigned long addr,
 		if (is_ksm_zero_pte(pte))
 			return true;
 		page = vm_normal_page(vma, addr, pte);
-		return page && folio_test_ksm(page_folio(page));
+		return page ? folio_test_ksm(page_folio(page)) : false;
 	}
 	if (pte_none(pte))
 		return false;
@@ -56,11 +56,10 @@ static int ksm_break_find_pmd(pmd_t *pmdp, unsigned long addr,
 	struct ksm_break_batch *batch = walk->private;
 	pte_t *start_pte, *ptep;
 	spinlock_t *ptl;	/* the PTE table's lock */
-	pmd_t pmd;
+	pmd_t seen = pmdp_get_lockless(pmdp);
 
 	/* A PMD-mapped folio is large, and KSM pages are small. */
-	pmd = pmdp_get_lockless(pmdp);
-	if (!pmd_present(pmd) || pmd_leaf(pmd))
+	if (!pmd_present(seen) || pmd_leaf(seen))
 		return 0;
 
 	start_pte = pte_offset_map_lock(walk->mm, pmdp, addr, &ptl);
