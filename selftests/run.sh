@@ -18,6 +18,8 @@
 #   KSM_TESTS_FILTER  run only the tests whose name matches this extended regex
 #   KSM_OUT           if set, results.tap is written there too
 #   KSM_TEST_TIMEOUT  seconds per program (default 900)
+#   KSM_STRESS_SECONDS  how long ksm_stress runs (default 60); its seed is
+#                     KSM_STRESS_SEED if set, else drawn and printed
 #   KSM_UPSTREAM_TESTS  0: report upstream's programs as skipped (default 1)
 #   KSM_UPSTREAM_TRIES  attempts per upstream program (default 5): upstream
 #                     "ksm_tests -U" waits for one full scan counted from
@@ -36,6 +38,7 @@ BIN=${KSM_TESTS_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/ksm_mod/selftests}
 MODULE=${KSM_MODULE:-}
 FILTER=${KSM_TESTS_FILTER:-}
 TIMEOUT=${KSM_TEST_TIMEOUT:-900}
+STRESS_SECONDS=${KSM_STRESS_SECONDS:-60}
 UPSTREAM_TRIES=${KSM_UPSTREAM_TRIES:-5}
 UPSTREAM_TESTS=${KSM_UPSTREAM_TESTS:-1}
 SYSFS=/sys/kernel/mm/ksm
@@ -96,7 +99,9 @@ exec_test() {
 	local out rc totals why
 
 	out=$(mktemp)
-	echo "# ---- $*"
+	# The guest's uptime lines the output up with the console's kernel
+	# messages.
+	echo "# ---- $* (uptime $(cut -d' ' -f1 /proc/uptime) s)"
 	mem_line
 	timeout -k 10 "$TIMEOUT" "$@" 2>&1 | tee "$out" | sed -u 's/^/# /'
 	rc=${PIPESTATUS[0]}
@@ -299,6 +304,10 @@ run_test ksm_mm_migrate "$BIN/ksm_mm_migrate"
 run_test ksm_mm_hotremove "$BIN/ksm_mm_hotremove"
 run_test ksm_mm_thp "$BIN/ksm_mm_thp"
 run_test ksm_mm_misc "$BIN/ksm_mm_misc"
+# Random operations on advised memory while the knobs (and the module)
+# change under them; every page checked against what was written.
+run_test ksm_stress env KSM_STRESS_MODULE="$MODULE" \
+	KSM_STRESS_SECONDS="$STRESS_SECONDS" "$BIN/ksm_stress"
 run_test ksm_mm_hwpoison "$BIN/ksm_mm_hwpoison"
 
 # 5. Upstream, in the modes of tools/testing/selftests/mm/run_vmtests.sh.

@@ -84,6 +84,8 @@ vm_run() {
 		env KSM_MODULE="$ko" KSM_TESTS_BIN="$bin" \
 		KSM_TESTS_FILTER="${KSM_TESTS_FILTER:-}" \
 		KSM_UPSTREAM_TESTS="$3" \
+		KSM_STRESS_SEED="${KSM_STRESS_SEED:-}" \
+		KSM_STRESS_SECONDS="${KSM_STRESS_SECONDS:-60}" \
 		"$bin/run.sh"
 	summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$dir/console.log" |
 		  tail -n 1)

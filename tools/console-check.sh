@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # tools/console-check.sh - owns the verdict on a guest console log: any
-# kernel splat (BUG, WARNING, KASAN, Oops, lockdep, soft lockup, hung task,
-# list/refcount corruption, call traces) fails the run. Prints each offending
+# kernel splat (BUG, WARNING, KASAN, Oops, lockdep, soft lockup, RCU stall,
+# hung task, list/refcount corruption, call traces) fails the run. Prints each offending
 # line with a few lines of context.
 #
 # Usage: tools/console-check.sh LOGFILE
@@ -26,6 +26,7 @@ patterns=(
 	'possible recursive locking'
 	'inconsistent lock state'
 	'suspicious RCU usage'
+	'rcu: INFO:'
 	'INFO: possible irq lock inversion'
 	'lock held when returning'
 	'DEBUG_LOCKS_WARN_ON'

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ksm_stress.c - randomized integrity stress of the KSM engine.
+ *
+ * Several worker processes do random operations on advised memory
+ * (ksm_stress_worker.c) while a controller changes the engine's knobs and,
+ * given a module, reloads it (ksm_stress_control.c).  Every page is checked
+ * against what its worker last wrote after each operation that touches it,
+ * in full sweeps, through /proc/self/mem and process_vm_readv, in forked
+ * children, and once more after the final run = 2, when no page may be
+ * shared any more.  One seed drives every decision; a failure prints it.
+ *
+ *   ksm_stress [-s SEED] [-t SECONDS] [-w WORKERS] [-p PAGES] [-m MODULE.ko]
+ *
+ * Defaults come from KSM_STRESS_SEED (else the clock), KSM_STRESS_SECONDS
+ * (60), KSM_STRESS_MODULE (none: the knobs only).  Exit status 0 when every
+ * check held, 1 on a failure, 4 (kselftest's skip) without KSM.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ksm_stress.h"
+#include "ksm_util.h"
+
+#define KSFT_SKIP 4
+
+static pid_t spawn(const struct stress_config *cfg, struct stress_shared *sh,
+		   int id)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0)
+		_exit(id < 0 ? stress_controller(cfg, sh) :
+			       stress_worker(cfg, sh, id));
+	return pid;
+}
+
+/* Reap @pid within @timeout_ms (SIGKILL after that); true if it exited 0. */
+static bool reap(pid_t pid, const char *who, unsigned int timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+	int status;
+	pid_t got;
+
+	while ((got = waitpid(pid, &status, WNOHANG)) == 0) {
+		if (now_ms() > deadline) {
+			printf("# %s (pid %d) did not stop: killed\n", who, pid);
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return false;
+		}
+		usleep(10000);
+	}
+	if (got == pid && WIFEXITED(status) && !WEXITSTATUS(status))
+		return true;
+	printf("# %s (pid %d) ended with status %#x\n", who, pid, status);
+	return false;
+}
+
+/* Sleep until the deadline, or until some process reports a failure. */
+static void wait_deadline(const struct stress_config *cfg,
+			  struct stress_shared *sh)
+{
+	uint64_t deadline = now_ms() + cfg->seconds * 1000ULL;
+
+	while (now_ms() < deadline &&
+	       !__atomic_load_n(&sh->failed, __ATOMIC_RELAXED))
+		usleep(50000);
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
+}
+
+static void report(const struct stress_config *cfg,
+		   const struct stress_shared *sh, bool ok, uint64_t ms)
+{
+	uint64_t total = 0;
+	int i;
+
+	printf("# seed %#" PRIx64 ", %u workers of %u pages, %.1f s\n",
+	       cfg->seed, cfg->workers, cfg->pages, ms / 1000.0);
+	printf("# %-18s %10s %10s\n", "operation", "done", "refused");
+	for (i = 0; i < NR_STRESS_OPS; i++) {
+		printf("# %-18s %10" PRIu64 " %10" PRIu64 "\n",
+		       stress_op_names[i], sh->ops[i], sh->op_errors[i]);
+		total += sh->ops[i];
+	}
+	for (i = 0; i < NR_STRESS_KNOB_OPS; i++)
+		printf("# %-18s %10" PRIu64 " %10" PRIu64 "\n",
+		       stress_knob_op_names[i], sh->knob_ops[i],
+		       sh->knob_refused[i]);
+	printf("# operations %" PRIu64 ", pages checked %" PRIu64
+	       ", corruptions %" PRIu64 ", module reloads %" PRIu64 "\n",
+	       total, sh->pages_checked, sh->corruptions, sh->reloads);
+	printf("# merging seen: pages_sharing up to %" PRIu64
+	       ", %" PRIu64 " same-frame pairs in sweeps\n",
+	       sh->max_sharing, sh->merged_seen);
+	printf("%s 1 ksm_stress seed=%#" PRIx64 "\n", ok ? "ok" : "not ok",
+	       cfg->seed);
+}
+
+static uint64_t env_u64(const char *name, uint64_t dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoull(v, NULL, 0) : dflt;
+}
+
+static int parse_args(int argc, char **argv, struct stress_config *cfg)
+{
+	int opt;
+
+	cfg->seed = env_u64("KSM_STRESS_SEED", ksm_test_seed("ksm_stress"));
+	cfg->seconds = (unsigned int)env_u64("KSM_STRESS_SECONDS", 60);
+	cfg->workers = 3;
+	cfg->pages = 1024;
+	cfg->module = getenv("KSM_STRESS_MODULE");
+	if (cfg->module && !*cfg->module)
+		cfg->module = NULL;
+	while ((opt = getopt(argc, argv, "s:t:w:p:m:v")) != -1) {
+		switch (opt) {
+		case 's': cfg->seed = strtoull(optarg, NULL, 0); break;
+		case 't': cfg->seconds = atoi(optarg); break;
+		case 'w': cfg->workers = atoi(optarg); break;
+		case 'p': cfg->pages = atoi(optarg); break;
+		case 'm': cfg->module = optarg; break;
+		case 'v': cfg->verbose = true; break;
+		default: return -EINVAL;
+		}
+	}
+	if (!cfg->workers || cfg->workers > STRESS_MAX_WORKERS ||
+	    !cfg->pages || cfg->pages % 512)
+		return -EINVAL;
+	cfg->numa = numa_node_present(0) && numa_node_present(1);
+	cfg->self = "/proc/self/exe";
+	return 0;
+}
+
+/* Start from a known engine state: nothing merged, plain scanning. */
+static int engine_setup(void)
+{
+	int err = ksm_write_str("run", "2");
+
+	err = err ?: ksm_write_str("advisor_mode", "none");
+	err = err ?: ksm_write_str("pages_to_scan", "1000");
+	err = err ?: ksm_write_str("sleep_millisecs", "10");
+	return err ?: ksm_write_str("run", "1");
+}
+
+int main(int argc, char **argv)
+{
+	struct stress_config cfg = { 0 };
+	pid_t workers[STRESS_MAX_WORKERS], controller;
+	struct stress_shared *sh;
+	struct ksm_knobs saved;
+	uint64_t start;
+	char name[32];
+	bool ok = true;
+	unsigned int i;
+	int err;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && !strcmp(argv[1], "--exec-child"))
+		return stress_exec_child(strtoull(argv[2], NULL, 0),
+					 atoi(argv[3]));
+	if (parse_args(argc, argv, &cfg)) {
+		fprintf(stderr, "usage: %s [-s SEED] [-t SECONDS] [-w 1..%d] "
+			"[-p PAGES (multiple of 512)] [-m MODULE.ko] [-v]\n",
+			argv[0], STRESS_MAX_WORKERS);
+		return 2;
+	}
+	printf("TAP version 13\n1..1\n");
+	if (!ksm_sysfs_present()) {
+		printf("ok 1 ksm_stress # SKIP no %s\n", KSM_SYSFS_DIR);
+		return KSFT_SKIP;
+	}
+	printf("# seed %#" PRIx64 " (KSM_STRESS_SEED=%#" PRIx64
+	       " replays it), %u s%s%s\n", cfg.seed, cfg.seed, cfg.seconds,
+	       cfg.module ? ", reloading " : "", cfg.module ?: "");
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED || ksm_save_knobs(&saved)) {
+		printf("not ok 1 ksm_stress # setup: %s\n", strerror(errno));
+		return 1;
+	}
+	err = engine_setup();
+	if (err) {
+		printf("not ok 1 ksm_stress # knobs: %s\n", strerror(-err));
+		ksm_restore_knobs(&saved);
+		return 1;
+	}
+
+	start = now_ms();
+	for (i = 0; i < cfg.workers; i++)
+		workers[i] = spawn(&cfg, sh, (int)i);
+	controller = spawn(&cfg, sh, -1);
+	wait_deadline(&cfg, sh);
+	ok &= reap(controller, "controller", 60000);
+
+	/* The end: unmerge everything; workers then find nothing shared. */
+	err = ksm_write_str("run", "2");
+	if (err) {
+		printf("# final run = 2 failed: %s\n", strerror(-err));
+		ok = false;
+	} else {
+		__atomic_store_n(&sh->unmerged, 1, __ATOMIC_RELEASE);
+	}
+	for (i = 0; i < cfg.workers; i++) {
+		snprintf(name, sizeof(name), "worker %u", i);
+		ok &= reap(workers[i], name, 180000);
+	}
+	ok &= !sh->failed && !sh->corruptions;
+	if (ksm_restore_knobs(&saved))
+		printf("# some knobs could not be restored\n");
+	report(&cfg, sh, ok, now_ms() - start);
+	return ok ? 0 : 1;
+}
