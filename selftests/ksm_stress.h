@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * ksm_stress.h - the randomized integrity stress, shared between its three
+ * ksm_stress.h - the randomized integrity stress, shared between its four
  * parts: ksm_stress.c (options, processes, report), ksm_stress_worker.c
  * (random operations on advised memory, each page checked against what the
- * worker last wrote there) and ksm_stress_control.c (the knob flipper).
+ * worker last wrote there), ksm_stress_uring.c (a long-term pin through an
+ * io_uring fixed buffer) and ksm_stress_control.c (the knob flipper).
  *
  * Every decision comes from a per-process generator seeded from the one
  * seed printed at start, so a failing run replays the same sequence of
@@ -13,6 +14,7 @@
 #define KSM_STRESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -36,6 +38,7 @@ enum stress_op {
 	OP_MOVE_PAGES,
 	OP_COLLAPSE,
 	OP_PROC_READ,
+	OP_PIN,
 	OP_PAUSE,
 	NR_STRESS_OPS
 };
@@ -122,6 +125,15 @@ int stress_worker(const struct stress_config *cfg, struct stress_shared *sh,
 		  unsigned int id);
 /* The exec op's other half: the program re-executed with --exec-child. */
 int stress_exec_child(uint64_t seed, int merge_any);
+/* A long-term pin through an io_uring fixed buffer (ksm_stress_uring.c). */
+struct stress_uring;
+struct stress_uring *stress_uring_open(void);
+void stress_uring_close(struct stress_uring *u);
+int stress_uring_pin(struct stress_uring *u, void *buf, size_t len);
+int stress_uring_unpin(struct stress_uring *u);
+long stress_uring_write_fixed(struct stress_uring *u, int fd, void *buf,
+			      size_t len);
+
 /* The knob controller: runs in its own process until told to stop. */
 int stress_controller(const struct stress_config *cfg,
 		      struct stress_shared *sh);

@@ -59,7 +59,7 @@ const char *const stress_op_names[NR_STRESS_OPS] = {
 	[OP_DONTNEED] = "dontneed",	[OP_PAGEOUT] = "pageout",
 	[OP_COLD] = "cold",		[OP_MOVE_PAGES] = "move_pages",
 	[OP_COLLAPSE] = "collapse",	[OP_PROC_READ] = "proc_read",
-	[OP_PAUSE] = "pause",
+	[OP_PIN] = "uring_pin",		[OP_PAUSE] = "pause",
 };
 
 /* Relative frequency of each operation. */
@@ -69,7 +69,7 @@ static const unsigned int op_weight[NR_STRESS_OPS] = {
 	[OP_EXEC] = 1,		[OP_MREMAP] = 2,	[OP_MPROTECT] = 4,
 	[OP_REMAP] = 3,		[OP_DONTNEED] = 4,	[OP_PAGEOUT] = 4,
 	[OP_COLD] = 2,		[OP_MOVE_PAGES] = 4,	[OP_COLLAPSE] = 2,
-	[OP_PROC_READ] = 5,	[OP_PAUSE] = 14,
+	[OP_PROC_READ] = 5,	[OP_PIN] = 3,		[OP_PAUSE] = 14,
 };
 
 struct op_record {
@@ -93,6 +93,8 @@ struct worker {
 	struct op_record log[LOG_LEN];
 	unsigned long nr_logged;
 	char *scratch;		/* one page for expected content */
+	struct stress_uring *uring;	/* OP_PIN's, opened on first use */
+	int pin_file;			/* memfd OP_PIN writes to */
 };
 
 static char *page_at(const struct worker *w, size_t i)
@@ -607,6 +609,53 @@ static void op_proc_read(struct worker *w)
 	expect(w, OP_PROC_READ, first, nr, 0, NULL, 0);
 }
 
+/*
+ * Pin a range (io_uring fixed buffer), write it through the page tables
+ * while ksmd runs, and have the kernel write the pinned pages to a file:
+ * the file must hold what the page tables say.  A pinned page that was
+ * merged would leave the pin on the old frame and show the old bytes.
+ */
+static void op_pin(struct worker *w)
+{
+	static const int ok[] = { ENOMEM, EAGAIN, EBUSY };
+	size_t first, nr, i, len;
+	char *buf;
+	long err;
+
+	if (!w->uring) {
+		w->uring = stress_uring_open();
+		w->pin_file = memfd_create("ksm_stress_pin", MFD_CLOEXEC);
+		if (!w->uring || w->pin_file < 0)
+			worker_fail(w, "io_uring or memfd setup failed", 0);
+	}
+	pick_range(w, &first, &nr);
+	len = nr * w->page_size;
+	err = stress_uring_pin(w->uring, page_at(w, first), len);
+	expect(w, OP_PIN, first, nr, err, ok, 3);
+	if (err)
+		return;
+	for (i = first; i < first + nr; i++)
+		write_page(w, i, pick_tag(w));
+	usleep(stress_below(&w->rng, 20000));
+	for (i = first; i < first + nr; i += 2)
+		write_page(w, i, pick_tag(w));
+	err = stress_uring_write_fixed(w->uring, w->pin_file,
+				       page_at(w, first), len);
+	if (err != (long)len) {
+		log_op(w, OP_PIN, first, nr, err);
+		worker_fail(w, "write from the pinned buffer failed", first);
+	}
+	if (stress_uring_unpin(w->uring))
+		worker_fail(w, "unregistering the buffer failed", first);
+	buf = malloc(len);
+	if (!buf || pread(w->pin_file, buf, len, 0) != (ssize_t)len)
+		worker_fail(w, "reading back the pinned bytes failed", first);
+	for (i = 0; i < nr; i++)
+		check_page_bytes(w, buf + i * w->page_size, first + i);
+	free(buf);
+	check_range(w, first, nr);
+}
+
 static enum stress_op pick_op(struct worker *w)
 {
 	unsigned int total = 0, r;
@@ -639,6 +688,7 @@ static void do_op(struct worker *w, enum stress_op op)
 	case OP_MOVE_PAGES:	op_move_pages(w); break;
 	case OP_COLLAPSE:	op_collapse(w); break;
 	case OP_PROC_READ:	op_proc_read(w); break;
+	case OP_PIN:		op_pin(w); break;
 	case OP_PAUSE:
 		usleep(stress_below(&w->rng, 20000));
 		expect(w, OP_PAUSE, 0, 0, 0, NULL, 0);
@@ -700,6 +750,7 @@ int stress_worker(const struct stress_config *cfg, struct stress_shared *sh,
 		.cfg = cfg, .sh = sh, .id = id,
 		.page_size = (size_t)sysconf(_SC_PAGESIZE),
 		.pages = cfg->pages,
+		.pin_file = -1,
 	};
 	uint64_t common_rng = cfg->seed;
 	unsigned int i;
