@@ -11,9 +11,11 @@
  * shared any more.  One seed drives every decision; a failure prints it.
  *
  *   ksm_stress [-s SEED] [-t SECONDS] [-w WORKERS] [-p PAGES] [-m MODULE.ko]
+ *              [-f PERCENT] [-v]
  *
  * Defaults come from KSM_STRESS_SEED (else the clock), KSM_STRESS_SECONDS
- * (60), KSM_STRESS_MODULE (none: the knobs only).  Exit status 0 when every
+ * (60), KSM_STRESS_MODULE (none: the knobs only), KSM_STRESS_FAIL_PERCENT
+ * (0: -f fails that share of the module's allocations, ksm_stress_fault.c).  Exit status 0 when every
  * check held, 1 on a failure, 4 (kselftest's skip) without KSM.
  */
 #include <errno.h>
@@ -97,8 +99,10 @@ static void report(const struct stress_config *cfg,
 		       stress_knob_op_names[i], sh->knob_ops[i],
 		       sh->knob_refused[i]);
 	printf("# operations %" PRIu64 ", pages checked %" PRIu64
-	       ", corruptions %" PRIu64 ", module reloads %" PRIu64 "\n",
-	       total, sh->pages_checked, sh->corruptions, sh->reloads);
+	       ", corruptions %" PRIu64 ", module reloads %" PRIu64
+	       ", allocations failed on purpose %" PRIu64 "\n",
+	       total, sh->pages_checked, sh->corruptions, sh->reloads,
+	       sh->faults_injected);
 	printf("# merging seen: pages_sharing up to %" PRIu64
 	       ", %" PRIu64 " same-frame pairs in sweeps\n",
 	       sh->max_sharing, sh->merged_seen);
@@ -115,6 +119,8 @@ static uint64_t env_u64(const char *name, uint64_t dflt)
 
 static int parse_args(int argc, char **argv, struct stress_config *cfg)
 {
+	static char module_name[64];
+	const char *base;
 	int opt;
 
 	cfg->seed = env_u64("KSM_STRESS_SEED", ksm_test_seed("ksm_stress"));
@@ -124,8 +130,10 @@ static int parse_args(int argc, char **argv, struct stress_config *cfg)
 	cfg->module = getenv("KSM_STRESS_MODULE");
 	if (cfg->module && !*cfg->module)
 		cfg->module = NULL;
-	while ((opt = getopt(argc, argv, "s:t:w:p:m:v")) != -1) {
+	cfg->fail_percent = (unsigned int)env_u64("KSM_STRESS_FAIL_PERCENT", 0);
+	while ((opt = getopt(argc, argv, "s:t:w:p:m:f:v")) != -1) {
 		switch (opt) {
+		case 'f': cfg->fail_percent = atoi(optarg); break;
 		case 's': cfg->seed = strtoull(optarg, NULL, 0); break;
 		case 't': cfg->seconds = atoi(optarg); break;
 		case 'w': cfg->workers = atoi(optarg); break;
@@ -136,11 +144,42 @@ static int parse_args(int argc, char **argv, struct stress_config *cfg)
 		}
 	}
 	if (!cfg->workers || cfg->workers > STRESS_MAX_WORKERS ||
-	    !cfg->pages || cfg->pages % 512)
+	    !cfg->pages || cfg->pages % 512 || cfg->fail_percent > 100)
 		return -EINVAL;
+	if (cfg->module) {
+		/* "dir/ksm_mod.ko" is module ksm_mod. */
+		base = strrchr(cfg->module, '/');
+		base = base ? base + 1 : cfg->module;
+		snprintf(module_name, sizeof(module_name), "%.*s",
+			 (int)strcspn(base, "."), base);
+		cfg->module_name = module_name;
+	}
 	cfg->numa = numa_node_present(0) && numa_node_present(1);
 	cfg->self = "/proc/self/exe";
 	return 0;
+}
+
+/*
+ * Fault injection needs the module (the failures are aimed at its code)
+ * and the debug kernel's fault attributes; without either it is off, and
+ * the report says so.
+ */
+static void fault_check(struct stress_config *cfg)
+{
+	if (!cfg->fail_percent)
+		return;
+	if (!cfg->module) {
+		printf("# no module: no allocation failures to aim\n");
+		cfg->fail_percent = 0;
+	} else if (access("/sys/kernel/debug/failslab/probability", W_OK) ||
+		   access("/sys/kernel/debug/fail_page_alloc/probability",
+			  W_OK)) {
+		printf("# no failslab/fail_page_alloc: no fault injection\n");
+		cfg->fail_percent = 0;
+	} else {
+		printf("# %u%% of the module's allocations fail\n",
+		       cfg->fail_percent);
+	}
 }
 
 /* Start from a known engine state: nothing merged, plain scanning. */
@@ -172,7 +211,8 @@ int main(int argc, char **argv)
 					 atoi(argv[3]));
 	if (parse_args(argc, argv, &cfg)) {
 		fprintf(stderr, "usage: %s [-s SEED] [-t SECONDS] [-w 1..%d] "
-			"[-p PAGES (multiple of 512)] [-m MODULE.ko] [-v]\n",
+			"[-p PAGES (multiple of 512)] [-m MODULE.ko] "
+			"[-f PERCENT] [-v]\n",
 			argv[0], STRESS_MAX_WORKERS);
 		return 2;
 	}
@@ -184,6 +224,7 @@ int main(int argc, char **argv)
 	printf("# seed %#" PRIx64 " (KSM_STRESS_SEED=%#" PRIx64
 	       " replays it), %u s%s%s\n", cfg.seed, cfg.seed, cfg.seconds,
 	       cfg.module ? ", reloading " : "", cfg.module ?: "");
+	fault_check(&cfg);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED || ksm_save_knobs(&saved)) {
@@ -203,6 +244,8 @@ int main(int argc, char **argv)
 	controller = spawn(&cfg, sh, -1);
 	wait_deadline(&cfg, sh);
 	ok &= reap(controller, "controller", 60000);
+	if (cfg.fail_percent)
+		stress_fault_reset();
 
 	/* The end: unmerge everything; workers then find nothing shared. */
 	err = ksm_write_str("run", "2");

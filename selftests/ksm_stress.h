@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * ksm_stress.h - the randomized integrity stress, shared between its four
+ * ksm_stress.h - the randomized integrity stress, shared between its five
  * parts: ksm_stress.c (options, processes, report), ksm_stress_worker.c
  * (random operations on advised memory, each page checked against what the
  * worker last wrote there), ksm_stress_uring.c (a long-term pin through an
- * io_uring fixed buffer) and ksm_stress_control.c (the knob flipper).
+ * io_uring fixed buffer), ksm_stress_control.c (the knob flipper) and
+ * ksm_stress_fault.c (allocation failures aimed at the module).
  *
  * Every decision comes from a per-process generator seeded from the one
  * seed printed at start, so a failing run replays the same sequence of
@@ -76,6 +77,7 @@ struct stress_shared {
 	uint64_t max_sharing;		/* largest pages_sharing seen */
 	uint64_t merged_seen;		/* checks that found a shared PFN */
 	uint64_t reloads;		/* module unloaded and loaded again */
+	uint64_t faults_injected;	/* allocations failed on purpose */
 	int unmerged;			/* main has run run = 2 at the end */
 };
 
@@ -86,6 +88,8 @@ struct stress_config {
 	unsigned int pages;		/* per worker, a multiple of 512 */
 	const char *module;		/* .ko to reload, or NULL */
 	const char *self;		/* our own path, for the exec op */
+	const char *module_name;	/* as /proc/modules has it, or NULL */
+	unsigned int fail_percent;	/* allocation failures in the module */
 	bool numa;			/* two nodes online */
 	bool verbose;
 };
@@ -133,6 +137,11 @@ int stress_uring_pin(struct stress_uring *u, void *buf, size_t len);
 int stress_uring_unpin(struct stress_uring *u);
 long stress_uring_write_fixed(struct stress_uring *u, int fd, void *buf,
 			      size_t len);
+
+/* Allocation failures aimed at the module (ksm_stress_fault.c). */
+int stress_fault_aim(const char *module, unsigned int percent);
+void stress_fault_disarm(struct stress_shared *sh);
+void stress_fault_reset(void);
 
 /* The knob controller: runs in its own process until told to stop. */
 int stress_controller(const struct stress_config *cfg,

@@ -53,7 +53,6 @@ struct controller {
 	struct stress_shared *sh;
 	uint64_t rng;
 	bool scan_time;		/* advisor_mode is scan-time */
-	char module_name[64];
 };
 
 static void __attribute__((noreturn))
@@ -61,6 +60,7 @@ control_fail(struct controller *c, const char *knob, const char *val,
 	     int err)
 {
 	__atomic_store_n(&c->sh->failed, 1, __ATOMIC_RELAXED);
+	stress_fault_disarm(c->sh);
 	printf("# FAIL controller: %s <- %s: %s, seed %#" PRIx64 "\n", knob, val,
 	       strerror(-err), c->cfg->seed);
 	fflush(stdout);
@@ -120,7 +120,7 @@ static void change_unmerged_only(struct controller *c, enum stress_knob_op op)
 	knob_write(c, KOP_RUN, "run", "1", NULL);
 }
 
-static int module_loaded(const char *name)
+static bool module_loaded(const char *name)
 {
 	char path[128];
 
@@ -130,11 +130,17 @@ static int module_loaded(const char *name)
 
 static void module_insert(struct controller *c)
 {
-	int fd = open(c->cfg->module, O_RDONLY | O_CLOEXEC);
+	int fd = open(c->cfg->module, O_RDONLY | O_CLOEXEC), err;
 
 	if (fd < 0 || syscall(SYS_finit_module, fd, "", 0))
 		control_fail(c, "insmod", c->cfg->module, -errno);
 	close(fd);
+	if (c->cfg->fail_percent) {
+		err = stress_fault_aim(c->cfg->module_name,
+				       c->cfg->fail_percent);
+		if (err)
+			control_fail(c, "fault injection", "aim", err);
+	}
 	c->scan_time = false;
 	knob_write(c, KOP_PAGES, "pages_to_scan", "1000", NULL);
 	knob_write(c, KOP_SLEEP, "sleep_millisecs", "10", NULL);
@@ -154,18 +160,23 @@ static bool reload(struct controller *c)
 	for (tries = 0; tries < 20; tries++) {
 		if (knob_write(c, KOP_UNMERGE_ALL, "run", "2", run2_ok))
 			continue;
-		if (!syscall(SYS_delete_module, c->module_name, O_NONBLOCK)) {
+		stress_fault_disarm(c->sh);
+		if (!syscall(SYS_delete_module, c->cfg->module_name,
+			     O_NONBLOCK)) {
 			err = 0;
 			break;
 		}
 		err = -errno;
 		if (err != -EBUSY && err != -EAGAIN)
-			control_fail(c, "rmmod", c->module_name, err);
+			control_fail(c, "rmmod", c->cfg->module_name, err);
 		usleep(100000);
 	}
 	if (err) {
 		/* Still in use after 2 s: a merge in flight, say; not fatal. */
 		stress_count(&c->sh->knob_refused[KOP_RELOAD], 1);
+		if (c->cfg->fail_percent &&
+		    stress_fault_aim(c->cfg->module_name, c->cfg->fail_percent))
+			control_fail(c, "fault injection", "aim", -EIO);
 		knob_write(c, KOP_RUN, "run", "1", NULL);
 		return true;
 	}
@@ -320,26 +331,25 @@ int stress_controller(const struct stress_config *cfg,
 		      struct stress_shared *sh)
 {
 	struct controller c = { .cfg = cfg, .sh = sh };
-	const char *base;
-	size_t len;
+	int err;
 
 	c.rng = cfg->seed ^ 0xc0ffee;
 	stress_next(&c.rng);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (cfg->module) {
-		base = strrchr(cfg->module, '/');
-		base = base ? base + 1 : cfg->module;
-		len = strcspn(base, ".");
-		snprintf(c.module_name, sizeof(c.module_name), "%.*s",
-			 (int)len, base);
+	if (cfg->fail_percent) {
+		err = stress_fault_aim(cfg->module_name, cfg->fail_percent);
+		if (err)
+			control_fail(&c, "fault injection", "aim", err);
 	}
 	while (!stress_stopping(sh)) {
 		usleep(20000 + stress_below(&c.rng, 280000));
 		sample_sharing(&c);
 		do_knob_op(&c, pick_knob_op(&c));
 	}
+	stress_fault_disarm(sh);
 	/* Leave an engine behind for the final checks. */
-	if (cfg->module && !module_loaded(c.module_name))
+	if (cfg->module && !module_loaded(cfg->module_name))
 		module_insert(&c);
+	stress_fault_disarm(sh);
 	return 0;
 }

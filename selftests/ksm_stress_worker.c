@@ -405,15 +405,21 @@ static void __attribute__((noreturn)) fork_child(struct worker *w)
 	_exit(0);
 }
 
-static void wait_child(struct worker *w, enum stress_op op, pid_t pid)
+/* An exec that failed with ENOMEM or EAGAIN, as it may under injection. */
+#define EXEC_REFUSED	3
+
+/* Reap a child of @op: its exit status, 0 or EXEC_REFUSED; else fail. */
+static int wait_child(struct worker *w, enum stress_op op, pid_t pid)
 {
 	char what[64];
 	int status;
 
 	if (waitpid(pid, &status, 0) != pid)
 		worker_fail(w, "waitpid failed", 0);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return;
+	if (WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
+				  (op == OP_EXEC &&
+				   WEXITSTATUS(status) == EXEC_REFUSED)))
+		return WEXITSTATUS(status);
 	snprintf(what, sizeof(what), "%s child ended with status %#x",
 		 stress_op_names[op], status);
 	worker_fail(w, what, 0);
@@ -447,11 +453,11 @@ static void op_exec(struct worker *w)
 	if (pid == 0) {
 		execl(w->cfg->self, w->cfg->self, "--exec-child", seed, any,
 		      (char *)NULL);
-		_exit(3);
+		_exit(errno == ENOMEM || errno == EAGAIN ? EXEC_REFUSED : 4);
 	}
 	expect(w, OP_EXEC, 0, 0, errno_of(pid), ok, 2);
-	if (pid > 0)
-		wait_child(w, OP_EXEC, pid);
+	if (pid > 0 && wait_child(w, OP_EXEC, pid) == EXEC_REFUSED)
+		stress_count(&w->sh->op_errors[OP_EXEC], 1);
 	check_range(w, 0, w->pages);
 }
 
