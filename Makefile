@@ -10,6 +10,9 @@
 #                 kernels; ends with "N passed, N failed"
 #   make bench    ksm_mod on the release kernel against the built-in engine
 #                 on the stock kernel; table in out/bench/table.txt
+#   make stress   the randomized integrity stress on the debug kernel (plain,
+#                 with allocation failures, with kmemleak) and on stock,
+#                 STRESS_SECONDS each (default 300); table in out/stress
 #   make module   build ksm_mod.ko against $(FLAVOUR) (debug by default)
 #   make kernel   build the $(FLAVOUR) test kernel
 #   make lint     checkpatch --strict, W=1 and sparse
@@ -17,7 +20,7 @@
 
 FLAVOUR ?= debug
 
-.PHONY: all run check bench module kernel lint deps clean
+.PHONY: all run check bench stress module kernel lint deps clean
 
 all: module
 
@@ -38,6 +41,9 @@ check:
 
 bench:
 	tools/bench.sh
+
+stress:
+	tools/stress.sh
 
 run:
 	tools/run.sh $(FLAVOUR)
