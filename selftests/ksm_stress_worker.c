@@ -194,27 +194,70 @@ static void check_range(struct worker *w, size_t first, size_t nr)
 	stress_count(&w->sh->pages_checked, nr);
 }
 
+/* A near-duplicate of common page @base. */
+static uint64_t near_tag(struct worker *w, uint64_t base)
+{
+	/*
+	 * Few distinct ones, so that near-duplicates merge too: a word at
+	 * the start, one past the middle, the last one; two flips.
+	 */
+	static const uint64_t near_words[] = { 3, 261, 511 };
+	uint64_t word, flip;
+
+	word = near_words[stress_below(&w->rng, 3)] %
+	       (w->page_size / sizeof(uint64_t));
+	flip = 1 + stress_below(&w->rng, 2);
+	return TAG_NEAR | base << 56 | word << 40 | flip;
+}
+
 static uint64_t pick_tag(struct worker *w)
 {
-	static const uint64_t near_words[] = { 3, 261, 511 };
-	uint64_t r = stress_below(&w->rng, 100), base, word, flip;
+	uint64_t r = stress_below(&w->rng, 100);
 
 	if (r < 40)
 		return w->common[stress_below(&w->rng, NR_COMMON)];
-	if (r < 55) {
-		base = stress_below(&w->rng, NR_COMMON);
-		/*
-		 * Few distinct ones, so that near-duplicates merge too: a
-		 * word at the start, one past the middle, the last one.
-		 */
-		word = near_words[stress_below(&w->rng, 3)] %
-		       (w->page_size / sizeof(uint64_t));
-		flip = 1 + stress_below(&w->rng, 2);
-		return TAG_NEAR | base << 56 | word << 40 | flip;
-	}
+	if (r < 55)
+		return near_tag(w, stress_below(&w->rng, NR_COMMON));
 	if (r < 85)
 		return (stress_next(&w->rng) | 1) & ~TAG_NEAR;
 	return 0;
+}
+
+/* The common page @tag is, or is a near-duplicate of; -1 if neither. */
+static int common_base(const struct worker *w, uint64_t tag)
+{
+	int k;
+
+	if (tag & TAG_NEAR)
+		return (int)TAG_BASE(tag);
+	for (k = 0; k < NR_COMMON; k++)
+		if (tag == w->common[k])
+			return k;
+	return -1;
+}
+
+/*
+ * Change page @i in place by a word or two: from a common page (or a
+ * near-duplicate) to a near-duplicate of it, or back.  A page the engine
+ * hashed or filed a moment ago now differs from its old self only there:
+ * what a stale index entry, or a comparison that skips words, gets wrong.
+ * False if the page is of another kind.
+ */
+static bool mutate_page(struct worker *w, size_t i)
+{
+	uint64_t *word = (uint64_t *)page_at(w, i), old = w->tag[i], tag;
+	size_t words = w->page_size / sizeof(uint64_t);
+	int base = common_base(w, old);
+
+	if (base < 0)
+		return false;
+	tag = stress_below(&w->rng, 3) ? near_tag(w, base) : w->common[base];
+	if (old & TAG_NEAR)
+		word[TAG_WORD(old) % words] ^= TAG_FLIP(old);
+	if (tag & TAG_NEAR)
+		word[TAG_WORD(tag) % words] ^= TAG_FLIP(tag);
+	w->tag[i] = tag;
+	return true;
 }
 
 static void write_page(struct worker *w, size_t i, uint64_t tag)
@@ -341,7 +384,8 @@ static void op_write(struct worker *w)
 
 	pick_range(w, &first, &nr);
 	for (i = first; i < first + nr; i++)
-		write_page(w, i, pick_tag(w));
+		if (stress_below(&w->rng, 100) >= 40 || !mutate_page(w, i))
+			write_page(w, i, pick_tag(w));
 	expect(w, OP_WRITE, first, nr, 0, NULL, 0);
 	check_range(w, first, nr);
 }
