@@ -10,13 +10,14 @@
  * children, and once more after the final run = 2, when no page may be
  * shared any more.  One seed drives every decision; a failure prints it.
  *
- *   ksm_stress [-s SEED] [-t SECONDS] [-w WORKERS] [-p PAGES] [-m MODULE.ko]
- *              [-f PERCENT] [-v]
+ *   ksm_stress [-s SEED] [-t SECONDS] [-w WORKERS] [-p PAGES]
+ *              [-m MODULE.ko] [-f PERCENT] [-v]
  *
  * Defaults come from KSM_STRESS_SEED (else the clock), KSM_STRESS_SECONDS
  * (60), KSM_STRESS_MODULE (none: the knobs only), KSM_STRESS_FAIL_PERCENT
- * (0: -f fails that share of the module's allocations, ksm_stress_fault.c).  Exit status 0 when every
- * check held, 1 on a failure, 4 (kselftest's skip) without KSM.
+ * (0; -f fails that share of the module's allocations, ksm_stress_fault.c).
+ * Exit status 0 when every check held, 1 on a failure, 4 (kselftest's
+ * skip) without KSM.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,8 +31,6 @@
 
 #include "ksm_stress.h"
 #include "ksm_util.h"
-
-#define KSFT_SKIP 4
 
 static pid_t spawn(const struct stress_config *cfg, struct stress_shared *sh,
 		   int id)
@@ -86,29 +85,35 @@ static void report(const struct stress_config *cfg,
 	uint64_t total = 0;
 	int i;
 
-	printf("# seed %#" PRIx64 ", %u workers of %u pages, %.1f s\n",
-	       cfg->seed, cfg->workers, cfg->pages, ms / 1000.0);
+	printf("# seed %#llx, %u workers of %u pages, %.1f s\n",
+	       (unsigned long long)cfg->seed, cfg->workers, cfg->pages, ms / 1000.0);
 	printf("# %-18s %10s %10s\n", "operation", "done", "refused");
 	for (i = 0; i < NR_STRESS_OPS; i++) {
-		printf("# %-18s %10" PRIu64 " %10" PRIu64 "\n",
-		       stress_op_names[i], sh->ops[i], sh->op_errors[i]);
+		printf("# %-18s %10llu %10llu\n", stress_op_names[i],
+		       (unsigned long long)sh->ops[i],
+		       (unsigned long long)sh->op_errors[i]);
 		total += sh->ops[i];
 	}
 	for (i = 0; i < NR_STRESS_KNOB_OPS; i++)
-		printf("# %-18s %10" PRIu64 " %10" PRIu64 "\n",
-		       stress_knob_op_names[i], sh->knob_ops[i],
-		       sh->knob_refused[i]);
-	printf("# operations %" PRIu64 ", pages checked %" PRIu64
-	       ", corruptions %" PRIu64 ", module reloads %" PRIu64
-	       ", allocations failed on purpose %" PRIu64 "\n",
-	       total, sh->pages_checked, sh->corruptions, sh->reloads,
-	       sh->faults_injected);
-	printf("# merging seen: pages_sharing up to %" PRIu64
-	       ", %" PRIu64 " same-frame pairs in sweeps\n",
-	       sh->max_sharing, sh->merged_seen);
-	printf("%s 1 ksm_stress seed=%#" PRIx64 "\n", ok ? "ok" : "not ok",
-	       cfg->seed);
+		printf("# %-18s %10llu %10llu\n", stress_knob_op_names[i],
+		       (unsigned long long)sh->knob_ops[i],
+		       (unsigned long long)sh->knob_refused[i]);
+	printf("# operations %llu, pages checked %llu, corruptions %llu\n",
+	       (unsigned long long)total,
+	       (unsigned long long)sh->pages_checked,
+	       (unsigned long long)sh->corruptions);
+	printf("# module reloads %llu, allocations failed on purpose %llu\n",
+	       (unsigned long long)sh->reloads,
+	       (unsigned long long)sh->faults_injected);
+	printf("# merging seen: pages_sharing up to %llu, %llu frames shared\n",
+	       (unsigned long long)sh->max_sharing,
+	       (unsigned long long)sh->merged_seen);
+	printf("%s 1 ksm_stress seed=%#llx\n", ok ? "ok" : "not ok",
+	       (unsigned long long)cfg->seed);
 }
+
+static const char usage[] =
+	"[-s SEED] [-t SECONDS] [-w WORKERS] [-p PAGES] [-m MODULE.ko] [-f PERCENT] [-v]";
 
 static uint64_t env_u64(const char *name, uint64_t dflt)
 {
@@ -133,14 +138,29 @@ static int parse_args(int argc, char **argv, struct stress_config *cfg)
 	cfg->fail_percent = (unsigned int)env_u64("KSM_STRESS_FAIL_PERCENT", 0);
 	while ((opt = getopt(argc, argv, "s:t:w:p:m:f:v")) != -1) {
 		switch (opt) {
-		case 'f': cfg->fail_percent = atoi(optarg); break;
-		case 's': cfg->seed = strtoull(optarg, NULL, 0); break;
-		case 't': cfg->seconds = atoi(optarg); break;
-		case 'w': cfg->workers = atoi(optarg); break;
-		case 'p': cfg->pages = atoi(optarg); break;
-		case 'm': cfg->module = optarg; break;
-		case 'v': cfg->verbose = true; break;
-		default: return -EINVAL;
+		case 'f':
+			cfg->fail_percent = atoi(optarg);
+			break;
+		case 's':
+			cfg->seed = strtoull(optarg, NULL, 0);
+			break;
+		case 't':
+			cfg->seconds = atoi(optarg);
+			break;
+		case 'w':
+			cfg->workers = atoi(optarg);
+			break;
+		case 'p':
+			cfg->pages = atoi(optarg);
+			break;
+		case 'm':
+			cfg->module = optarg;
+			break;
+		case 'v':
+			cfg->verbose = true;
+			break;
+		default:
+			return -EINVAL;
 		}
 	}
 	if (!cfg->workers || cfg->workers > STRESS_MAX_WORKERS ||
@@ -210,10 +230,7 @@ int main(int argc, char **argv)
 		return stress_exec_child(strtoull(argv[2], NULL, 0),
 					 atoi(argv[3]));
 	if (parse_args(argc, argv, &cfg)) {
-		fprintf(stderr, "usage: %s [-s SEED] [-t SECONDS] [-w 1..%d] "
-			"[-p PAGES (multiple of 512)] [-m MODULE.ko] "
-			"[-f PERCENT] [-v]\n",
-			argv[0], STRESS_MAX_WORKERS);
+		fprintf(stderr, "usage: %s %s\n", argv[0], usage);
 		return 2;
 	}
 	printf("TAP version 13\n1..1\n");
@@ -221,9 +238,10 @@ int main(int argc, char **argv)
 		printf("ok 1 ksm_stress # SKIP no %s\n", KSM_SYSFS_DIR);
 		return KSFT_SKIP;
 	}
-	printf("# seed %#" PRIx64 " (KSM_STRESS_SEED=%#" PRIx64
-	       " replays it), %u s%s%s\n", cfg.seed, cfg.seed, cfg.seconds,
-	       cfg.module ? ", reloading " : "", cfg.module ?: "");
+	printf("# seed %#llx (KSM_STRESS_SEED=%#llx replays it), %u s%s%s\n",
+	       (unsigned long long)cfg.seed, (unsigned long long)cfg.seed,
+	       cfg.seconds, cfg.module ? ", reloading " : "",
+	       cfg.module ?: "");
 	fault_check(&cfg);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "kselftest.h"
+
 #define STRESS_MAX_WORKERS	8
 
 /* What a worker can do; the names are what the report and the log print. */
@@ -78,7 +80,7 @@ struct stress_shared {
 	uint64_t merged_seen;		/* checks that found a shared PFN */
 	uint64_t reloads;		/* module unloaded and loaded again */
 	uint64_t faults_injected;	/* allocations failed on purpose */
-	int unmerged;			/* main has run run = 2 at the end */
+	int unmerged;			/* main has set run = 2 at the end */
 };
 
 struct stress_config {
@@ -111,6 +113,21 @@ static inline uint64_t stress_next(uint64_t *state)
 static inline uint64_t stress_below(uint64_t *state, uint64_t n)
 {
 	return n ? stress_next(state) % n : 0;
+}
+
+/* An index in [0, @nr) drawn with the relative weights @weight. */
+static inline int stress_pick(uint64_t *state, const unsigned int *weight,
+			      int nr)
+{
+	unsigned int total = 0, r;
+	int i;
+
+	for (i = 0; i < nr; i++)
+		total += weight[i];
+	r = (unsigned int)stress_below(state, total);
+	for (i = 0; r >= weight[i]; i++)
+		r -= weight[i];
+	return i;
 }
 
 static inline void stress_count(uint64_t *counter, uint64_t n)

@@ -55,14 +55,14 @@ struct controller {
 	bool scan_time;		/* advisor_mode is scan-time */
 };
 
-static void __attribute__((noreturn))
+static __noreturn void
 control_fail(struct controller *c, const char *knob, const char *val,
 	     int err)
 {
 	__atomic_store_n(&c->sh->failed, 1, __ATOMIC_RELAXED);
 	stress_fault_disarm(c->sh);
-	printf("# FAIL controller: %s <- %s: %s, seed %#" PRIx64 "\n", knob, val,
-	       strerror(-err), c->cfg->seed);
+	printf("# FAIL controller: %s <- %s: %s, seed %#llx\n", knob, val,
+	       strerror(-err), (unsigned long long)c->cfg->seed);
 	fflush(stdout);
 	_exit(1);
 }
@@ -247,19 +247,6 @@ static bool offline_online(struct controller *c)
 	return true;
 }
 
-static enum stress_knob_op pick_knob_op(struct controller *c)
-{
-	unsigned int total = 0, r;
-	int op;
-
-	for (op = 0; op < NR_STRESS_KNOB_OPS; op++)
-		total += knob_weight[op];
-	r = (unsigned int)stress_below(&c->rng, total);
-	for (op = 0; r >= knob_weight[op]; op++)
-		r -= knob_weight[op];
-	return op;
-}
-
 static void do_knob_op(struct controller *c, enum stress_knob_op op)
 {
 	static const char *const sleeps[] = { "0", "1", "5", "20" };
@@ -344,7 +331,8 @@ int stress_controller(const struct stress_config *cfg,
 	while (!stress_stopping(sh)) {
 		usleep(20000 + stress_below(&c.rng, 280000));
 		sample_sharing(&c);
-		do_knob_op(&c, pick_knob_op(&c));
+		do_knob_op(&c, stress_pick(&c.rng, knob_weight,
+						 NR_STRESS_KNOB_OPS));
 	}
 	stress_fault_disarm(sh);
 	/* Leave an engine behind for the final checks. */

@@ -95,7 +95,7 @@ int stress_fault_aim(const char *module, unsigned int percent)
 	err = module_text(module, &start, &end);
 	if (err)
 		return err;
-	for (i = 0; i < sizeof(fault_attrs) / sizeof(fault_attrs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(fault_attrs); i++) {
 		const char *a = fault_attrs[i];
 
 		err = attr_write_ulong(a, "probability", 0);
@@ -124,7 +124,7 @@ static unsigned long injected_now(void)
 	size_t i;
 	long t;
 
-	for (i = 0; i < sizeof(fault_attrs) / sizeof(fault_attrs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(fault_attrs); i++) {
 		t = attr_times(fault_attrs[i]);
 		if (t >= 0)
 			n += FAULT_TIMES - (unsigned long)t;
@@ -137,7 +137,7 @@ void stress_fault_reset(void)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(fault_attrs) / sizeof(fault_attrs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(fault_attrs); i++) {
 		const char *a = fault_attrs[i];
 
 		attr_write_ulong(a, "probability", 0);

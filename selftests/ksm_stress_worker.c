@@ -129,12 +129,13 @@ static void print_log(const struct worker *w)
 }
 
 /* Report a failure of @what on page @i (or of the operation) and exit. */
-static void __attribute__((noreturn))
+static __noreturn void
 worker_fail(struct worker *w, const char *what, size_t i)
 {
 	__atomic_store_n(&w->sh->failed, 1, __ATOMIC_RELAXED);
-	printf("# FAIL worker %u: %s at page %zu (%p), seed %#" PRIx64 "\n",
-	       w->id, what, i, (void *)page_at(w, i), w->cfg->seed);
+	printf("# FAIL worker %u: %s at page %zu (%p), seed %#llx\n",
+	       w->id, what, i, (void *)page_at(w, i),
+	       (unsigned long long)w->cfg->seed);
 	print_log(w);
 	fflush(stdout);
 	_exit(1);
@@ -179,9 +180,9 @@ static void check_page_bytes(struct worker *w, const char *p, size_t i)
 	for (k = 0; k < words && got[k] == want[k]; k++)
 		;
 	__atomic_fetch_add(&w->sh->corruptions, 1, __ATOMIC_RELAXED);
-	printf("# worker %u: page %zu holds the wrong bytes: tag %#" PRIx64
-	       ", word %zu is %#" PRIx64 ", want %#" PRIx64 "\n", w->id, i,
-	       tag, k, got[k], want[k]);
+	printf("# worker %u: page %zu, tag %#llx: word %zu is %#llx, not %#llx\n",
+	       w->id, i, (unsigned long long)tag, k,
+	       (unsigned long long)got[k], (unsigned long long)want[k]);
 	worker_fail(w, "content differs from the shadow", i);
 }
 
@@ -430,7 +431,7 @@ static void op_merge_any(struct worker *w)
 }
 
 /* The child of OP_FORK: check its copy, change it, check again. */
-static void __attribute__((noreturn)) fork_child(struct worker *w)
+static __noreturn void fork_child(struct worker *w)
 {
 	size_t first, nr, i;
 
@@ -490,7 +491,8 @@ static void op_exec(struct worker *w)
 	char seed[32], any[4];
 	pid_t pid;
 
-	snprintf(seed, sizeof(seed), "%" PRIu64, w->common[0]);
+	snprintf(seed, sizeof(seed), "%llu",
+		 (unsigned long long)w->common[0]);
 	snprintf(any, sizeof(any), "%d", w->merge_any);
 	fflush(stdout);
 	pid = fork();
@@ -760,47 +762,49 @@ static void op_pin(struct worker *w)
 	check_range(w, first, nr);
 }
 
-static enum stress_op pick_op(struct worker *w)
+static void op_advise_on(struct worker *w)
 {
-	unsigned int total = 0, r;
-	int op;
-
-	for (op = 0; op < NR_STRESS_OPS; op++)
-		total += op_weight[op];
-	r = (unsigned int)stress_below(&w->rng, total);
-	for (op = 0; r >= op_weight[op]; op++)
-		r -= op_weight[op];
-	return op;
+	op_advise(w, true);
 }
 
-static void do_op(struct worker *w, enum stress_op op)
+static void op_advise_off(struct worker *w)
 {
-	switch (op) {
-	case OP_WRITE:		op_write(w); break;
-	case OP_CHECK:		op_check(w); break;
-	case OP_ADVISE:		op_advise(w, true); break;
-	case OP_UNADVISE:	op_advise(w, false); break;
-	case OP_MERGE_ANY:	op_merge_any(w); break;
-	case OP_FORK:		op_fork(w); break;
-	case OP_EXEC:		op_exec(w); break;
-	case OP_MREMAP:		op_mremap(w); break;
-	case OP_MPROTECT:	op_mprotect(w); break;
-	case OP_REMAP:		op_remap(w); break;
-	case OP_DONTNEED:	op_madvise(w, op, MADV_DONTNEED); break;
-	case OP_PAGEOUT:	op_madvise(w, op, MADV_PAGEOUT); break;
-	case OP_COLD:		op_madvise(w, op, MADV_COLD); break;
-	case OP_MOVE_PAGES:	op_move_pages(w); break;
-	case OP_COLLAPSE:	op_collapse(w); break;
-	case OP_PROC_READ:	op_proc_read(w); break;
-	case OP_PIN:		op_pin(w); break;
-	case OP_PAUSE:
-		usleep(stress_below(&w->rng, 20000));
-		expect(w, OP_PAUSE, 0, 0, 0, NULL, 0);
-		break;
-	default:
-		break;
-	}
+	op_advise(w, false);
 }
+
+static void op_dontneed(struct worker *w)
+{
+	op_madvise(w, OP_DONTNEED, MADV_DONTNEED);
+}
+
+static void op_pageout(struct worker *w)
+{
+	op_madvise(w, OP_PAGEOUT, MADV_PAGEOUT);
+}
+
+static void op_cold(struct worker *w)
+{
+	op_madvise(w, OP_COLD, MADV_COLD);
+}
+
+/* Let ksmd get at what is there now. */
+static void op_pause(struct worker *w)
+{
+	usleep(stress_below(&w->rng, 20000));
+	expect(w, OP_PAUSE, 0, 0, 0, NULL, 0);
+}
+
+static void (*const op_fn[NR_STRESS_OPS])(struct worker *w) = {
+	[OP_WRITE] = op_write,		[OP_CHECK] = op_check,
+	[OP_ADVISE] = op_advise_on,	[OP_UNADVISE] = op_advise_off,
+	[OP_MERGE_ANY] = op_merge_any,	[OP_FORK] = op_fork,
+	[OP_EXEC] = op_exec,		[OP_MREMAP] = op_mremap,
+	[OP_MPROTECT] = op_mprotect,	[OP_REMAP] = op_remap,
+	[OP_DONTNEED] = op_dontneed,	[OP_PAGEOUT] = op_pageout,
+	[OP_COLD] = op_cold,		[OP_MOVE_PAGES] = op_move_pages,
+	[OP_COLLAPSE] = op_collapse,	[OP_PROC_READ] = op_proc_read,
+	[OP_PIN] = op_pin,		[OP_PAUSE] = op_pause,
+};
 
 static int worker_setup(struct worker *w)
 {
@@ -872,7 +876,7 @@ int stress_worker(const struct stress_config *cfg, struct stress_shared *sh,
 		return 1;
 	}
 	while (!stress_stopping(sh))
-		do_op(&w, pick_op(&w));
+		op_fn[stress_pick(&w.rng, op_weight, NR_STRESS_OPS)](&w);
 	if (__atomic_load_n(&sh->failed, __ATOMIC_RELAXED))
 		return 0;
 	final_checks(&w);
