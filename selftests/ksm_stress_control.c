@@ -318,6 +318,7 @@ int stress_controller(const struct stress_config *cfg,
 		      struct stress_shared *sh)
 {
 	struct controller c = { .cfg = cfg, .sh = sh };
+	enum stress_knob_op op;
 	int err;
 
 	c.rng = cfg->seed ^ 0xc0ffee;
@@ -331,8 +332,8 @@ int stress_controller(const struct stress_config *cfg,
 	while (!stress_stopping(sh)) {
 		usleep(20000 + stress_below(&c.rng, 280000));
 		sample_sharing(&c);
-		do_knob_op(&c, stress_pick(&c.rng, knob_weight,
-						 NR_STRESS_KNOB_OPS));
+		op = stress_pick(&c.rng, knob_weight, NR_STRESS_KNOB_OPS);
+		do_knob_op(&c, op);
 	}
 	stress_fault_disarm(sh);
 	/* Leave an engine behind for the final checks. */
