@@ -28,13 +28,39 @@ rc=0
 modname() { basename "${MODULE%.ko}"; }
 loaded() { [ -n "$MODULE" ] && [ -d "/sys/module/$(modname)" ]; }
 
+# A run that overruns by two minutes is stuck: show where, once.
+dump_stuck() {	# dump_stuck PID OUTPUT
+	local p
+
+	sleep $((SECONDS_WANTED + 120))
+	kill -0 "$1" 2>/dev/null || return 0
+	cat "$2"
+	echo "# ksm_stress overran by 120 s: stacks of its processes and ksmd"
+	for p in $(pgrep -f ksm_stress) $(pgrep -x ksmd); do
+		echo "# pid $p ($(cat /proc/$p/comm 2>/dev/null)):" \
+			"$(awk '/^State/ { print $2 }' /proc/$p/status 2>/dev/null)"
+		sed 's/^/#   /' /proc/$p/stack 2>/dev/null
+	done
+	# Running tasks show no /proc stack: backtraces of every CPU.
+	echo 1 > /proc/sys/kernel/sysrq
+	echo l > /proc/sysrq-trigger
+}
+
 stress() {	# stress EXTRA-ENV...: one ksm_stress run, its figures
-	local out
+	local out pid watch status
 
 	out=$(mktemp)
 	env KSM_STRESS_MODULE="$MODULE" KSM_STRESS_SECONDS="$SECONDS_WANTED" \
-		"$@" "$BIN/ksm_stress" 2>&1 | tee "$out"
-	[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+		"$@" "$BIN/ksm_stress" > "$out" 2>&1 &
+	pid=$!
+	dump_stuck "$pid" "$out" &
+	watch=$!
+	wait "$pid"
+	status=$?
+	pkill -P "$watch" 2>/dev/null
+	kill "$watch" 2>/dev/null
+	cat "$out"
+	[ "$status" -eq 0 ] || rc=1
 	sed -n -e 's/^# operations \([0-9]*\), pages checked \([0-9]*\), corruptions \([0-9]*\)$/stress-result: ops=\1 checked=\2 corruptions=\3/p' \
 	    -e 's/^# module reloads \([0-9]*\), allocations failed on purpose \([0-9]*\)$/stress-result: reloads=\1 injected=\2/p' "$out"
 	sed -n 's/^# merging seen: pages_sharing up to \([0-9]*\).*/stress-result: max_sharing=\1/p' "$out"
